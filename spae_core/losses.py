@@ -1,0 +1,454 @@
+"""Reconstruction losses for autoencoders on sparse binary data (Section 3 of the paper).
+
+Every loss is an :class:`torch.nn.Module` whose ``forward(logits, target)`` takes the network's
+**logits** ``z`` and a binary target ``x`` of the same shape. The reconstruction probability is
+``x_hat = sigmoid(z)``; it is never formed where a logarithm of it is needed, because
+``log(sigmoid(z))`` computed as ``logsigmoid(z)`` stays finite for logits of any size, whereas
+``log(sigmoid(100.))`` in float32 is ``log(1.0) = 0`` and ``log(1 - sigmoid(100.)) = -inf``.
+
+``reduction`` follows PyTorch: ``"mean"`` averages the per-entry loss over all entries (the paper's
+``1/d sum_j`` averaged over the batch), ``"sum"`` adds it up, ``"none"`` returns it unreduced. Dice and
+the multinomial likelihood are defined per sample, not per entry; their ``"none"`` returns one value
+per sample (see each class).
+
+Build a loss by name with :func:`get_loss`; compute the per-feature positive weights of the weighted
+losses with :func:`positive_weights` from the training split only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .validation import check_binary_matrix
+
+__all__ = [
+    "DEFAULT_BETA",
+    "BCELoss",
+    "DiceLoss",
+    "FocalLoss",
+    "MSELoss",
+    "MultinomialLoss",
+    "ReconstructionLoss",
+    "WeightedBCELoss",
+    "WeightedMSELoss",
+    "expected_loss",
+    "get_loss",
+    "loss_names",
+    "positive_weights",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+#: Default ``beta`` of ``alpha_j = beta + log(1/p_j)``. The paper requires only ``beta > 1``; see
+#: :func:`positive_weights` for why we take 2.
+DEFAULT_BETA = 2.0
+
+
+def _check_reduction(reduction: str) -> str:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}.")
+    return reduction
+
+
+def _check_binary_target(logits: torch.Tensor, target: torch.Tensor, name: str) -> None:
+    if logits.shape != target.shape:
+        raise ValueError(
+            f"{name}: logits have shape {tuple(logits.shape)} but the target has shape "
+            f"{tuple(target.shape)}; they must match entry for entry."
+        )
+    if not torch.is_floating_point(target):
+        raise ValueError(
+            f"{name}: the target has dtype {target.dtype}; pass a floating-point tensor of 0s and 1s "
+            "(e.g. target.float())."
+        )
+    bad = ~((target == 0) | (target == 1))
+    n_bad = int(bad.sum())
+    if n_bad:
+        first = tuple(int(i) for i in bad.nonzero()[0].tolist())
+        raise ValueError(
+            f"{name}: the target has {n_bad} entries that are not 0 or 1 (first at index {first}, "
+            f"value {target[first].item()!r}); this loss needs binary targets. Binarise the data "
+            "first, or use a count loss for counts."
+        )
+
+
+def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    return values
+
+
+def _as_weight_tensor(alpha, name: str) -> torch.Tensor:
+    """Positive weights as a float32 tensor: a scalar or one value per feature."""
+    if isinstance(alpha, torch.Tensor):
+        weights = alpha.detach().to(torch.float32)
+    else:
+        weights = torch.as_tensor(np.asarray(alpha, dtype=np.float64), dtype=torch.float32)
+    if weights.ndim > 1:
+        raise ValueError(f"{name}: alpha must be a scalar or a 1-D vector of per-feature weights, got shape {tuple(weights.shape)}.")
+    if not bool(torch.isfinite(weights).all()):
+        raise ValueError(f"{name}: alpha contains NaN or infinite values; compute it with positive_weights(X_train).")
+    if bool((weights <= 0).any()):
+        raise ValueError(f"{name}: alpha must be strictly positive, got a minimum of {weights.min().item():.4g}.")
+    return weights
+
+
+class ReconstructionLoss(nn.Module):
+    """Base class: validates inputs, computes the unreduced loss, reduces.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}
+    check_target : bool, default=True
+        Check on every call that the target is binary and shaped like the logits. The training
+        loop validates the whole matrix once and switches this off, since checking each batch
+        again costs a full pass over it.
+    """
+
+    #: Whether ``forward`` needs a 0/1 target.
+    binary_target = True
+
+    def __init__(self, reduction: str = "mean", check_target: bool = True):
+        super().__init__()
+        self.reduction = _check_reduction(reduction)
+        self.check_target = check_target
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.check_target:
+            _check_binary_target(logits, target, type(self).__name__)
+        return _reduce(self.unreduced(logits, target), self.reduction)
+
+    def unreduced(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Reconstruction probabilities from logits (the inverse link of this loss)."""
+        return torch.sigmoid(logits)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
+
+class MSELoss(ReconstructionLoss):
+    """Squared error between the target and ``sigmoid(logits)`` (Eq. 3, per entry)."""
+
+    def unreduced(self, logits, target):
+        return (torch.sigmoid(logits) - target) ** 2
+
+
+class BCELoss(ReconstructionLoss):
+    """Binary cross-entropy on logits (Eq. 4, per entry); ``BCEWithLogitsLoss`` semantics."""
+
+    def unreduced(self, logits, target):
+        return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+
+
+class WeightedBCELoss(ReconstructionLoss):
+    """Weighted BCE (Eq. 6): ``-(alpha_j x_j log x_hat_j + (1 - x_j) log(1 - x_hat_j))``.
+
+    Identical to ``torch.nn.BCEWithLogitsLoss(pos_weight=alpha)``.
+
+    Parameters
+    ----------
+    alpha : float or array-like of shape (n_features,)
+        Weight of the positive term, per feature; compute it with :func:`positive_weights`.
+    """
+
+    def __init__(self, alpha, reduction: str = "mean", check_target: bool = True):
+        super().__init__(reduction, check_target)
+        self.register_buffer("alpha", _as_weight_tensor(alpha, type(self).__name__))
+
+    def unreduced(self, logits, target):
+        return F.binary_cross_entropy_with_logits(logits, target, pos_weight=self.alpha.to(logits.dtype), reduction="none")
+
+    def extra_repr(self):
+        return f"alpha shape={tuple(self.alpha.shape)}, reduction={self.reduction!r}"
+
+
+class WeightedMSELoss(ReconstructionLoss):
+    """Weighted MSE (Eq. 5): ``alpha_j x_j (1 - x_hat_j)^2 + (1 - x_j) x_hat_j^2``.
+
+    Equivalently ``w_ij (x_ij - x_hat_ij)^2`` with ``w_ij = 1 + (alpha_j - 1) x_ij``.
+
+    Eq. 5 as printed omits ``x_j`` from the positive term: ``alpha (1 - x_hat_j)^2 + (1 - x_j)
+    x_hat_j^2``. Then every zero entry also pays ``alpha (1 - x_hat_j)^2`` and the minimiser of a
+    zero entry is ``x_hat = alpha / (1 + alpha) > 0.5``: the loss pushes every output towards 1.
+    ``as_printed=True`` gives that form, so the erratum's effect can be shown; it is not a loss to
+    train with.
+
+    Parameters
+    ----------
+    alpha : float or array-like of shape (n_features,)
+        Weight of the positive term, per feature; compute it with :func:`positive_weights`.
+    as_printed : bool, default=False
+        Use Eq. 5 exactly as printed in the paper (without ``x_j`` in the positive term).
+    """
+
+    def __init__(self, alpha, reduction: str = "mean", as_printed: bool = False, check_target: bool = True):
+        super().__init__(reduction, check_target)
+        self.register_buffer("alpha", _as_weight_tensor(alpha, type(self).__name__))
+        self.as_printed = bool(as_printed)
+
+    def unreduced(self, logits, target):
+        x_hat = torch.sigmoid(logits)
+        positive = target if not self.as_printed else torch.ones_like(target)
+        return self.alpha.to(logits.dtype) * positive * (1 - x_hat) ** 2 + (1 - target) * x_hat**2
+
+    def extra_repr(self):
+        return f"alpha shape={tuple(self.alpha.shape)}, as_printed={self.as_printed}, reduction={self.reduction!r}"
+
+
+class FocalLoss(ReconstructionLoss):
+    """Focal loss (Eq. 7; Lin et al. 2017), torchvision's ``sigmoid_focal_loss`` convention.
+
+    ``FL = a_t (1 - p_t)^gamma BCE(z, x)`` with ``p_t = x_hat`` where ``x = 1`` and ``1 - x_hat``
+    where ``x = 0``, and ``a_t = alpha`` for positives, ``1 - alpha`` for negatives.
+
+    ``(1 - p_t)^gamma`` is computed as ``exp(gamma * logsigmoid(-z_t))`` with ``z_t = z`` for
+    positives and ``-z`` for negatives. It is the same number, but its gradient stays finite for
+    ``gamma < 1`` when ``p_t`` rounds to 1, where the plain power's derivative is infinite.
+
+    Parameters
+    ----------
+    alpha : float in [0, 1], default=0.75
+        Weight of positives (Appendix B; torchvision's default is 0.25). A negative ``alpha``
+        disables the class weighting, as in torchvision.
+    gamma : float >= 0, default=2
+        Focusing parameter (Appendix B).
+    """
+
+    def __init__(self, alpha: float = 0.75, gamma: float = 2.0, reduction: str = "mean", check_target: bool = True):
+        super().__init__(reduction, check_target)
+        if alpha > 1:
+            raise ValueError(f"FocalLoss: alpha must be in [0, 1] (or negative to disable weighting), got {alpha}.")
+        if gamma < 0:
+            raise ValueError(f"FocalLoss: gamma must be >= 0, got {gamma}.")
+        self.alpha = float(alpha)
+        self.gamma = float(gamma)
+
+    def unreduced(self, logits, target):
+        ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        signed_logits = logits * (2 * target - 1)
+        loss = torch.exp(self.gamma * F.logsigmoid(-signed_logits)) * ce
+        if self.alpha >= 0:
+            loss = (self.alpha * target + (1 - self.alpha) * (1 - target)) * loss
+        return loss
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}, gamma={self.gamma}, reduction={self.reduction!r}"
+
+
+class DiceLoss(ReconstructionLoss):
+    """Soft Dice loss (Eq. 8; Sudre et al. 2017).
+
+    ``1 - (2 sum_j x_j x_hat_j + eps) / (sum_j x_j + sum_j x_hat_j + eps)``.
+
+    Parameters
+    ----------
+    eps : float, default=1e-5
+        Smoothing in numerator and denominator, MONAI's ``DiceLoss`` default. The paper names an
+        ``eps`` without a value. With a small ``eps`` a sample whose target row is all zeros has a
+        loss near 1 unless its reconstruction sums to ~0, so such rows push every output to 0.
+    batch : bool, default=False
+        ``False``: one Dice score per sample (Eq. 8 as printed; MONAI's default), and
+        ``reduction`` acts over samples, ``"none"`` returning shape ``(n_samples,)``.
+        ``True``: the sums run over the whole batch (segmentation_models_pytorch's convention),
+        giving one value; ``reduction`` then has nothing to reduce and ``"none"`` returns a
+        0-d tensor.
+    """
+
+    def __init__(self, eps: float = 1e-5, batch: bool = False, reduction: str = "mean", check_target: bool = True):
+        super().__init__(reduction, check_target)
+        if eps < 0:
+            raise ValueError(f"DiceLoss: eps must be >= 0, got {eps}.")
+        self.eps = float(eps)
+        self.batch = bool(batch)
+
+    def unreduced(self, logits, target):
+        x_hat = torch.sigmoid(logits)
+        dims = tuple(range(logits.ndim)) if self.batch else tuple(range(1, logits.ndim))
+        overlap = (target * x_hat).sum(dim=dims)
+        total = target.sum(dim=dims) + x_hat.sum(dim=dims)
+        return 1 - (2 * overlap + self.eps) / (total + self.eps)
+
+    def extra_repr(self):
+        return f"eps={self.eps}, batch={self.batch}, reduction={self.reduction!r}"
+
+
+class MultinomialLoss(ReconstructionLoss):
+    """Multinomial likelihood of Mult-DAE/Mult-VAE (Liang et al. 2018): ``-sum_j x_j log softmax(z)_j``.
+
+    Defined per sample (a sum over features), as in Liang et al.; ``"mean"`` averages over
+    samples and ``"none"`` returns shape ``(n_samples,)``. Its inverse link is the softmax over
+    features, so :meth:`probabilities` returns a distribution over features per row (summing to
+    1), not per-entry probabilities: thresholding it at 0.5 is not meaningful.
+    """
+
+    def unreduced(self, logits, target):
+        if logits.ndim < 2:
+            raise ValueError("MultinomialLoss: logits must have shape (n_samples, n_features).")
+        return -(target * F.log_softmax(logits, dim=-1)).sum(dim=-1)
+
+    def probabilities(self, logits):
+        return torch.softmax(logits, dim=-1)
+
+
+_LOSSES: dict[str, Callable[..., ReconstructionLoss]] = {
+    "mse": MSELoss,
+    "bce": BCELoss,
+    "wmse": WeightedMSELoss,
+    "wbce": WeightedBCELoss,
+    "focal": FocalLoss,
+    "dice": DiceLoss,
+    "multinomial": MultinomialLoss,
+}
+
+#: Losses that need per-feature positive weights ``alpha``.
+WEIGHTED_LOSSES = ("wmse", "wbce")
+
+
+def loss_names() -> tuple[str, ...]:
+    """Names accepted by :func:`get_loss`, in the paper's order plus the multinomial peer."""
+    return tuple(_LOSSES)
+
+
+def get_loss(name: str, **params) -> ReconstructionLoss:
+    """Build a reconstruction loss by name.
+
+    Parameters
+    ----------
+    name : {"mse", "bce", "wmse", "wbce", "focal", "dice", "multinomial"}
+    **params
+        Keyword arguments of the loss class, e.g. ``alpha=positive_weights(X_train)`` for
+        ``"wbce"``/``"wmse"``, ``gamma=2`` for ``"focal"``, ``reduction="sum"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X_train = np.array([[1, 0, 0], [0, 0, 1], [1, 0, 0]])
+    >>> loss = get_loss("wbce", alpha=positive_weights(X_train))
+    """
+    key = str(name).lower()
+    if key not in _LOSSES:
+        raise ValueError(f"Unknown loss {name!r}; choose one of {', '.join(_LOSSES)}.")
+    if key in WEIGHTED_LOSSES and "alpha" not in params:
+        raise ValueError(
+            f"Loss {key!r} needs per-feature positive weights: get_loss({key!r}, "
+            "alpha=positive_weights(X_train)), computed from the training split only."
+        )
+    try:
+        return _LOSSES[key](**params)
+    except TypeError as err:
+        raise ValueError(f"Bad parameters for loss {key!r}: {err}") from None
+
+
+def positive_weights(X_train, beta: float = DEFAULT_BETA) -> np.ndarray:
+    """Per-feature positive weights ``alpha_j = beta + log(1 / p_j)`` of the weighted losses.
+
+    ``p_j`` is estimated from the training split with add-one (Laplace) smoothing,
+    ``p_j = (n_j + 1) / (n + 2)``, where ``n_j`` counts the positives of feature ``j`` among ``n``
+    training samples. Unsmoothed, a feature never seen in training has ``p_j = 0`` and an
+    infinite weight (a defect of the paper's definition); smoothed, its weight is
+    ``beta + log(n + 2)``, the largest of any feature but finite.
+
+    Parameters
+    ----------
+    X_train : array-like or scipy sparse matrix of shape (n_samples, n_features)
+        Binary training data. Never pass validation or test data: the weights are part of the
+        model.
+    beta : float, default=2.0
+        Floor of the weight. The paper requires ``beta > 1`` and gives no value. Any ``beta > 1``
+        makes every positive weigh more than a negative, whatever its frequency; we take 2, the
+        smallest integer that satisfies the constraint, so that the feature's rarity
+        (``log(1/p_j)``: 3.5 at ``p_j = 0.03``, 6.9 at ``p_j = 0.001``) dominates the weight.
+
+    Returns
+    -------
+    alpha : ndarray of shape (n_features,), float64
+    """
+    if not np.isfinite(beta) or beta <= 1:
+        raise ValueError(f"beta must be a finite number > 1 (the paper's constraint), got {beta}.")
+    X = check_binary_matrix(X_train, "X_train")
+    counts = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
+    rates = (counts + 1.0) / (X.shape[0] + 2.0)
+    return beta + np.log(1.0 / rates)
+
+
+def expected_loss(
+    name: str,
+    target_sparsity: float,
+    recon_sparsity,
+    *,
+    low: float = 0.01,
+    high: float = 0.99,
+    beta: float = DEFAULT_BETA,
+    **loss_params,
+) -> np.ndarray:
+    """Expected loss against a sparse target of a reconstruction of given sparsity (Figure 1).
+
+    The paper's Figure 1 scores a random reconstruction against a target of sparsity
+    ``s(x) = 0.999`` as the reconstruction's sparsity ``s(x_hat)`` grows. We make that
+    reconstruction precise: entries are independent of the target (the reconstruction knows
+    nothing about where the positives are), each ``high`` with probability ``1 - s(x_hat)`` and
+    ``low`` otherwise (``low``/``high`` keep the logarithms finite). The target's entries are 1
+    with probability ``p = 1 - s(x)``. For an entry-wise loss ``l`` the expected per-entry loss is
+    then exact::
+
+        E = p [q l(1, high) + (1-q) l(1, low)] + (1-p) [q l(0, high) + (1-q) l(0, low)],
+        q = 1 - s(x_hat)
+
+    with ``l`` evaluated by the loss module itself. The weighted losses use the single-feature
+    weight ``alpha = beta + log(1/p)``. Dice is not entry-wise; for it we return the limit of
+    Eq. 8 as ``d -> infinity`` (sums replaced by their expectations, ``eps`` negligible):
+    ``1 - 2 p m1 / (p + m)`` with ``m = q high + (1-q) low`` and ``m1 = m`` (independence).
+
+    Parameters
+    ----------
+    name : {"mse", "bce", "wmse", "wbce", "focal", "dice"}
+    target_sparsity : float in (0, 1)
+    recon_sparsity : float or array-like of floats in [0, 1]
+    low, high : float
+        The two reconstruction values, ``0 < low < high < 1``.
+    beta : float
+        ``beta`` of the weighted losses.
+    **loss_params
+        Passed to the loss (e.g. ``gamma`` for focal, ``as_printed=True`` for WMSE).
+
+    Returns
+    -------
+    ndarray of the same shape as ``recon_sparsity``
+    """
+    key = str(name).lower()
+    if not 0 < target_sparsity < 1:
+        raise ValueError(f"target_sparsity must be in (0, 1), got {target_sparsity}.")
+    if not 0 < low < high < 1:
+        raise ValueError(f"Need 0 < low < high < 1, got low={low}, high={high}.")
+    s_hat = np.asarray(recon_sparsity, dtype=np.float64)
+    if np.any((s_hat < 0) | (s_hat > 1)) or not np.all(np.isfinite(s_hat)):
+        raise ValueError("recon_sparsity must lie in [0, 1].")
+    p = 1.0 - target_sparsity
+    q = 1.0 - s_hat
+    if key == "dice":
+        m = q * high + (1 - q) * low
+        return 1.0 - 2.0 * p * m / (p + m)
+    if key == "multinomial":
+        raise ValueError("expected_loss: the multinomial likelihood is not entry-wise; it has no per-entry expectation.")
+    if key in WEIGHTED_LOSSES:
+        loss_params.setdefault("alpha", beta + math.log(1.0 / p))
+    loss = get_loss(key, reduction="none", **loss_params)
+    values = torch.tensor([low, high], dtype=torch.float64)
+    logits = torch.log(values) - torch.log1p(-values)
+    with torch.no_grad():
+        on_pos = loss(logits, torch.ones(2, dtype=torch.float64)).numpy()
+        on_neg = loss(logits, torch.zeros(2, dtype=torch.float64)).numpy()
+    l1_low, l1_high = on_pos
+    l0_low, l0_high = on_neg
+    return p * (q * l1_high + (1 - q) * l1_low) + (1 - p) * (q * l0_high + (1 - q) * l0_low)

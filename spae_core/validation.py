@@ -1,0 +1,98 @@
+"""Checks for the input matrices every entry point takes (one concern: reject bad data loudly).
+
+Nothing here casts, clips or drops silently: a matrix is either accepted as it is (converted to a
+CSR matrix of float32 0/1 values, which is exact for 0 and 1) or rejected with a ``ValueError`` that
+says what was wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["check_binary_matrix"]
+
+
+def check_binary_matrix(X, name: str = "X", *, min_samples: int = 1) -> sp.csr_array:
+    """Validate a 0/1 matrix and return it as a float32 ``scipy.sparse.csr_array``.
+
+    Parameters
+    ----------
+    X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+        Numeric (bool, integer or float) values that are all exactly 0 or 1.
+    name : str
+        How the caller calls ``X``, used in error messages.
+    min_samples : int, default=1
+        Fewest rows accepted.
+
+    Returns
+    -------
+    scipy.sparse.csr_array of float32
+        Explicitly stored zeros are removed (they carry no information in a 0/1 matrix).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D, is empty, has too few rows, has a non-numeric dtype, or holds NaN,
+        infinite or any value other than 0 and 1.
+    """
+    if sp.issparse(X):
+        csr = sp.csr_array(X)
+        if not csr.has_canonical_format:
+            # Duplicate entries are summed by every scipy operation: check the values they sum to.
+            csr = csr.copy()
+            csr.sum_duplicates()
+        dense = None
+    else:
+        if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
+            X = X.to_numpy()
+        arr = np.asarray(X)
+        if arr.dtype == object:
+            raise ValueError(f"{name} has dtype object; pass a numeric 0/1 array (e.g. X.astype(np.float32)).")
+        if arr.ndim != 2:
+            raise ValueError(
+                f"{name} must be 2-D (n_samples, n_features), got an array with shape {arr.shape}; "
+                "reshape a single sample with X.reshape(1, -1)."
+            )
+        csr = None
+        dense = arr
+    shape = csr.shape if csr is not None else dense.shape
+    if shape[0] == 0 or shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {shape}); it needs at least one sample and one feature.")
+    if shape[0] < min_samples:
+        raise ValueError(f"{name} has {shape[0]} samples; at least {min_samples} are needed.")
+    values = csr.data if csr is not None else dense
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"{name} has dtype {values.dtype}; pass a numeric 0/1 matrix.")
+    if values.dtype.kind == "f":
+        non_finite = ~np.isfinite(values)
+        if non_finite.any():
+            where = _describe_bad(csr, dense, non_finite)
+            raise ValueError(
+                f"{name} has {int(non_finite.sum())} NaN or infinite entries ({where}); "
+                "remove or impute them before training."
+            )
+    not_binary = (values != 0) & (values != 1)
+    if not_binary.any():
+        where = _describe_bad(csr, dense, not_binary)
+        raise ValueError(
+            f"{name} has {int(not_binary.sum())} entries that are not 0 or 1 ({where}); the binary "
+            "losses and metrics need 0/1 data. Binarise it first (e.g. (X > 0).astype(np.float32))."
+        )
+    if csr is None:
+        csr = sp.csr_array(dense)
+    csr = csr.astype(np.float32, copy=csr.dtype != np.float32)
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    return csr
+
+
+def _describe_bad(csr, dense, mask) -> str:
+    if csr is not None:
+        coo = sp.coo_array(csr)
+        rows, cols = coo.row[mask], coo.col[mask]
+        first = np.lexsort((cols, rows))[0]
+        value = coo.data[mask][first]
+        return f"first at row {int(rows[first])}, column {int(cols[first])}: {float(value)!r}"
+    rows, cols = np.nonzero(mask)
+    return f"first at row {int(rows[0])}, column {int(cols[0])}: {dense[rows[0], cols[0]].item()!r}"
