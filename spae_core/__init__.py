@@ -6,3 +6,7 @@ through sparsity-aware loss functions*. Layers, bottom to top: ``datasets``, ``l
 """
 
 __version__ = "0.1.0"
+
+from .estimator import SparseAutoencoder
+
+__all__ = ["SparseAutoencoder", "__version__"]

@@ -282,7 +282,7 @@ def train(
     TrainResult
     """
     config = config or TrainConfig()
-    X_train = check_binary_matrix(X_train, "X_train", min_samples=2)
+    X_train = check_binary_matrix(X_train, "X_train", min_samples=2, require_positive=True)
     n_features = X_train.shape[1]
     if n_features != model.n_features:
         raise ValueError(f"X_train has {n_features} features but the model expects {model.n_features}.")

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 __all__ = ["check_binary_matrix"]
 
 
-def check_binary_matrix(X, name: str = "X", *, min_samples: int = 1) -> sp.csr_array:
+def check_binary_matrix(X, name: str = "X", *, min_samples: int = 1, require_positive: bool = False) -> sp.csr_array:
     """Validate a 0/1 matrix and return it as a float32 ``scipy.sparse.csr_array``.
 
     Parameters
@@ -24,6 +24,8 @@ def check_binary_matrix(X, name: str = "X", *, min_samples: int = 1) -> sp.csr_a
         How the caller calls ``X``, used in error messages.
     min_samples : int, default=1
         Fewest rows accepted.
+    require_positive : bool, default=False
+        Reject a matrix without a single 1 (there is nothing to learn from it).
 
     Returns
     -------
@@ -33,8 +35,8 @@ def check_binary_matrix(X, name: str = "X", *, min_samples: int = 1) -> sp.csr_a
     Raises
     ------
     ValueError
-        If ``X`` is not 2-D, is empty, has too few rows, has a non-numeric dtype, or holds NaN,
-        infinite or any value other than 0 and 1.
+        If ``X`` is not 2-D, is empty, has too few rows, has a non-numeric dtype, holds NaN,
+        infinite or any value other than 0 and 1, or (with ``require_positive``) has no 1.
     """
     if sp.issparse(X):
         csr = sp.csr_array(X)
@@ -72,6 +74,13 @@ def check_binary_matrix(X, name: str = "X", *, min_samples: int = 1) -> sp.csr_a
                 f"{name} has {int(non_finite.sum())} NaN or infinite entries ({where}); "
                 "remove or impute them before training."
             )
+    negative = values < 0
+    if negative.any():
+        where = _describe_bad(csr, dense, negative)
+        raise ValueError(
+            f"Negative values in data: {name} has {int(negative.sum())} entries below 0 ({where}); "
+            "the binary losses and metrics need 0/1 data."
+        )
     not_binary = (values != 0) & (values != 1)
     if not_binary.any():
         where = _describe_bad(csr, dense, not_binary)
@@ -79,6 +88,8 @@ def check_binary_matrix(X, name: str = "X", *, min_samples: int = 1) -> sp.csr_a
             f"{name} has {int(not_binary.sum())} entries that are not 0 or 1 ({where}); the binary "
             "losses and metrics need 0/1 data. Binarise it first (e.g. (X > 0).astype(np.float32))."
         )
+    if require_positive and not (values == 1).any():
+        raise ValueError(f"{name} has no positive entries (all {shape[0]} x {shape[1]} values are 0); there is nothing to learn from it.")
     if csr is None:
         csr = sp.csr_array(dense)
     csr = csr.astype(np.float32, copy=csr.dtype != np.float32)

@@ -1,0 +1,188 @@
+"""A scikit-learn estimator around the autoencoder, its losses and its training loop."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .losses import DEFAULT_BETA, WEIGHTED_LOSSES, get_loss, positive_weights
+from .train import TrainConfig, apply_in_batches, seeded_model, train
+from .validation import check_binary_matrix
+
+__all__ = ["SparseAutoencoder"]
+
+
+class SparseAutoencoder(TransformerMixin, BaseEstimator):
+    """Autoencoder for sparse binary data, trained with a (sparsity-aware) reconstruction loss.
+
+    ``fit`` trains the Appendix B architecture; ``transform`` returns the embeddings (the
+    bottleneck); ``predict_proba`` returns reconstruction probabilities; ``inverse_transform``
+    decodes embeddings. Inputs may be numpy arrays or scipy sparse matrices of 0/1 values; sparse
+    inputs are never densified as a whole.
+
+    Parameters
+    ----------
+    loss : {"focal", "mse", "bce", "wmse", "wbce", "dice", "multinomial"}, default="focal"
+    loss_params : dict, optional
+        Keyword arguments of the loss (e.g. ``{"gamma": 1.0}``). For ``"wmse"``/``"wbce"`` the
+        per-feature ``alpha`` is computed from the training rows with ``beta`` unless given here.
+    latent_dim : int, default=50
+    hidden_dims : tuple of int, default=(200,)
+    beta : float, default=2.0
+        ``beta`` of ``alpha_j = beta + log(1/p_j)`` for the weighted losses.
+    learning_rate, batch_size, max_epochs, patience : see :class:`spae_core.train.TrainConfig`
+    validation_fraction : float in [0, 1), default=0.1
+        Share of the rows given to ``fit`` held out for early stopping when no ``X_val`` is
+        passed (drawn with ``random_state``). 0 disables early stopping.
+    input_path : {"auto", "sparse", "dense"}, default="auto"
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"mps"``; default picks CUDA, then MPS, then CPU.
+    random_state : int, RandomState or None, default=0
+        Seeds the initial weights, the validation split and the sample order.
+    verbose : bool, default=False
+        Show a progress bar over epochs.
+
+    Attributes
+    ----------
+    model_ : spae_core.model.Autoencoder
+    loss_ : spae_core.losses.ReconstructionLoss
+    history_ : list of dict
+        Per-epoch ``train_loss``, ``val_loss``, ``seconds``.
+    best_epoch_ : int
+    n_features_in_ : int
+    """
+
+    def __init__(
+        self,
+        loss="focal",
+        loss_params=None,
+        latent_dim=50,
+        hidden_dims=(200,),
+        beta=DEFAULT_BETA,
+        learning_rate=1e-3,
+        batch_size=256,
+        max_epochs=200,
+        patience=10,
+        validation_fraction=0.1,
+        input_path="auto",
+        device=None,
+        random_state=0,
+        verbose=False,
+    ):
+        self.loss = loss
+        self.loss_params = loss_params
+        self.latent_dim = latent_dim
+        self.hidden_dims = hidden_dims
+        self.beta = beta
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.input_path = input_path
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True
+        tags.non_deterministic = self.random_state is None
+        # The network computes in float32 whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def _seed(self) -> int:
+        if isinstance(self.random_state, numbers.Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+
+    def _split(self, X, seed):
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}.")
+        n_val = int(np.floor(self.validation_fraction * X.shape[0]))
+        if n_val == 0:
+            return X, None
+        order = np.random.default_rng(seed).permutation(X.shape[0])
+        return X[np.sort(order[n_val:])], X[np.sort(order[:n_val])]
+
+    def fit(self, X, y=None, X_val=None):
+        """Train on the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features), 0/1
+        y : ignored
+        X_val : array-like or sparse matrix, optional
+            Validation rows for early stopping; if omitted, ``validation_fraction`` of ``X`` is
+            held out.
+
+        Returns
+        -------
+        self
+        """
+        validate_data(self, X, accept_sparse=True, dtype=None, ensure_all_finite=False, ensure_min_samples=2)
+        X = check_binary_matrix(X, "X", min_samples=2)
+        seed = self._seed()
+        if X_val is None:
+            X_train, X_val = self._split(X, seed)
+        else:
+            X_train, X_val = X, check_binary_matrix(X_val, "X_val")
+        if X_train.shape[0] < 2:
+            raise ValueError(
+                f"Only {X_train.shape[0]} training row(s) remain after holding out validation rows; "
+                "batch normalisation needs at least 2. Pass more data or lower validation_fraction."
+            )
+        params = dict(self.loss_params or {})
+        if str(self.loss).lower() in WEIGHTED_LOSSES and "alpha" not in params:
+            params["alpha"] = positive_weights(X_train, beta=self.beta)
+        self.loss_ = get_loss(self.loss, **params)
+        config = TrainConfig(
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            seed=seed,
+            input_path=self.input_path,
+        )
+        self.model_ = seeded_model(X.shape[1], seed, hidden_dims=tuple(self.hidden_dims), latent_dim=self.latent_dim)
+        result = train(self.model_, self.loss_, X_train, X_val, config, device=self.device, progress=self.verbose)
+        self.history_ = result.history
+        self.best_epoch_ = result.best_epoch
+        self.device_ = result.device
+        return self
+
+    def _checked(self, X):
+        check_is_fitted(self, "model_")
+        validate_data(self, X, accept_sparse=True, dtype=None, ensure_all_finite=False, reset=False)
+        return check_binary_matrix(X, "X")
+
+    def transform(self, X) -> np.ndarray:
+        """Embeddings (the bottleneck), shape ``(n_samples, latent_dim)``."""
+        X = self._checked(X)
+        return apply_in_batches(self.model_, X, lambda m, x: m.encode(x))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Reconstruction probabilities, shape ``(n_samples, n_features)`` (dense)."""
+        X = self._checked(X)
+        return apply_in_batches(self.model_, X, lambda m, x: self.loss_.probabilities(m(x)))
+
+    def inverse_transform(self, Z) -> np.ndarray:
+        """Reconstruction probabilities decoded from embeddings ``Z`` of shape ``(n, latent_dim)``."""
+        check_is_fitted(self, "model_")
+        Z = np.asarray(Z, dtype=np.float32)
+        if Z.ndim != 2 or Z.shape[1] != self.model_.latent_dim:
+            raise ValueError(f"Z must have shape (n_samples, {self.model_.latent_dim}), got {Z.shape}.")
+        if not np.isfinite(Z).all():
+            raise ValueError("Z contains NaN or infinite values.")
+        device = next(self.model_.parameters()).device
+        self.model_.eval()
+        with torch.no_grad():
+            logits = self.model_.decode(torch.from_numpy(Z).to(device))
+            return self.loss_.probabilities(logits).cpu().numpy()

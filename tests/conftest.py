@@ -1,0 +1,27 @@
+"""Shared fixtures: small binary data with cluster structure, made here so tests need no dataset package."""
+
+import os
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+# Torch CPU results depend on the thread count; the Makefile pins it too.
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+
+
+def clustered_binary(n=300, d=40, n_clusters=3, density=0.1, seed=0):
+    """Rows drawn from cluster-specific Bernoulli rates; returns a CSR float32 matrix and labels."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(n_clusters, size=n)
+    rates = rng.uniform(0, 2 * density, size=(n_clusters, d))
+    dense = (rng.random((n, d)) < rates[labels]).astype(np.float32)
+    dense[np.arange(n), rng.integers(d, size=n)] = 1.0  # no empty rows
+    return sp.csr_array(dense), labels
+
+
+@pytest.fixture
+def binary_data():
+    X, labels = clustered_binary()
+    return X, labels
