@@ -1,0 +1,1429 @@
+"""Evaluation metrics of the replication (Section 4.2 and Appendix C of the paper).
+
+Every metric is a pure function of arrays (dense NumPy arrays or SciPy sparse matrices) that
+returns numbers. Inputs are validated at the boundary: malformed input raises a ``ValueError``
+that says what is wrong, where, and how to fix it; input on which a metric is merely undefined
+(no positive label, a single cluster, ...) gives NaN and an :class:`UndefinedMetricWarning`.
+Nothing is silently clipped or cast.
+
+The paper leaves several choices open. Each one is a parameter with a stated default here, and
+the docstring of each function explains the choice:
+
+* Reconstructions are probabilities in [0, 1] (apply a sigmoid to logits first). They are
+  binarised as ``P > threshold`` (strict, as in the paper's "x_hat > t = 0.5").
+* Average precision is scikit-learn's step-function AP (no interpolation), per feature, averaged
+  over the features that have at least one positive.
+* Trustworthiness ranks tied input-space distances by (distance, row index), which reproduces
+  scikit-learn with a stable sort exactly.
+* DBSCAN's ``eps`` defaults to the knee of the sorted k-distance curve; sparsity groups are ten
+  equal-width bins over the observed range of per-sample sparsity.
+* Downstream models: ordinary least squares (R^2) and L2-regularised logistic regression with
+  ``C=1`` on standardised features (average precision per label).
+
+This module is the bottom layer of ``spae_core``: it imports nothing else from the package.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any, Hashable
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.cluster import DBSCAN
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.metrics import average_precision_score as _sklearn_average_precision
+from sklearn.metrics import calinski_harabasz_score, r2_score
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import StandardScaler
+
+__all__ = [
+    "AveragePrecisionResult",
+    "ContingencyResult",
+    "DBSCANClusteringResult",
+    "ReconstructionDistribution",
+    "SparsityGroupingResult",
+    "UndefinedMetricWarning",
+    "average_precision",
+    "calinski_harabasz_dbscan",
+    "calinski_harabasz_sparsity",
+    "contingency_score",
+    "downstream_classification",
+    "downstream_regression",
+    "reconstruction_distribution",
+    "trustworthiness",
+]
+
+# Working-memory target for the chunked computations. The chunk sizes follow from it, so peak
+# memory stays bounded whatever the number of samples or features.
+_WORKING_MEMORY_BYTES = 256 * 2**20
+
+# Counts of 0/1 products are integers; float32 holds every integer below 2**24 exactly, so
+# co-occurrence counts and squared distances between binary rows are exact in float32 up to there.
+_FLOAT32_EXACT_INTEGER_LIMIT = 2**24
+
+# Below this density an indicator matrix is kept in sparse (CSC/CSR) form for products.
+_SPARSE_DENSITY_LIMIT = 0.05
+
+
+# --------------------------------------------------------------------------------------------
+# Result containers
+# --------------------------------------------------------------------------------------------
+
+
+class _HasScore:
+    """Lets a result be used where a number is expected: ``float(result) == result.score``."""
+
+    score: float
+
+    def __float__(self) -> float:
+        return float(self.score)
+
+
+@dataclass(frozen=True, eq=False)
+class AveragePrecisionResult(_HasScore):
+    """Average precision of a reconstruction.
+
+    Attributes
+    ----------
+    score : float
+        The averaged AP (``average="macro"``: mean of ``per_feature`` over the features used;
+        ``average="micro"``: AP of all entries pooled).
+    average : str
+        ``"macro"`` or ``"micro"``.
+    n_features_used : int
+        Features with at least one positive; the macro average is over these.
+    n_skipped : int
+        Features without any positive, whose AP is undefined (NaN in ``per_feature``).
+    per_feature : ndarray of shape (n_features,)
+        AP of every feature, NaN where the feature has no positive.
+    """
+
+    score: float
+    average: str
+    n_features_used: int
+    n_skipped: int
+    per_feature: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ContingencyResult(_HasScore):
+    """Pairwise contingency score of a reconstruction (Eq. 9).
+
+    Attributes
+    ----------
+    score : float
+        Mean of the per-pair scores over the pairs that are defined.
+    n_pairs_used : int
+        Feature pairs ``j < k`` with at least one row where the real data has ``j`` or ``k``.
+    n_pairs_undefined : int
+        Pairs with no such row (neither feature ever occurs); they are excluded from the mean.
+    pair_scores : ndarray of shape (n_features, n_features) or None
+        Symmetric float64 matrix of per-pair scores (NaN on the diagonal and for undefined
+        pairs), or None unless ``return_pair_scores=True``.
+    """
+
+    score: float
+    n_pairs_used: int
+    n_pairs_undefined: int
+    pair_scores: np.ndarray | None
+
+
+@dataclass(frozen=True, eq=False)
+class DBSCANClusteringResult(_HasScore):
+    """Calinski-Harabasz score of DBSCAN clusters of the embeddings.
+
+    Attributes
+    ----------
+    score : float
+        CH score of the non-noise points grouped by cluster; NaN when undefined.
+    n_clusters : int
+        Clusters found, noise excluded.
+    eps : float
+        The DBSCAN radius used (given, or chosen by the k-distance knee).
+    noise_fraction : float
+        Fraction of samples DBSCAN labelled as noise (excluded from the score).
+    labels : ndarray of shape (n_samples,)
+        DBSCAN labels, ``-1`` for noise.
+    """
+
+    score: float
+    n_clusters: int
+    eps: float
+    noise_fraction: float
+    labels: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class SparsityGroupingResult(_HasScore):
+    """Calinski-Harabasz score of the embeddings grouped by per-sample sparsity.
+
+    Attributes
+    ----------
+    score : float
+        CH score over the non-empty sparsity bins; NaN when undefined.
+    n_groups : int
+        Non-empty bins.
+    bin_edges : ndarray of shape (n_bins + 1,)
+        Edges of the equal-width bins (as ``np.histogram_bin_edges``).
+    group_sizes : ndarray of shape (n_bins,)
+        Samples per bin, empty bins included (equals ``np.histogram(sparsity, bin_edges)[0]``).
+    sparsity : ndarray of shape (n_samples,)
+        Fraction of zero entries in each row of ``X``.
+    labels : ndarray of shape (n_samples,)
+        Bin index of every sample.
+    """
+
+    score: float
+    n_groups: int
+    bin_edges: np.ndarray
+    group_sizes: np.ndarray
+    sparsity: np.ndarray
+    labels: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ReconstructionDistribution:
+    """Histogram of reconstructed probabilities (the data of Figure 3).
+
+    Attributes
+    ----------
+    bin_edges : ndarray of shape (bins + 1,)
+        Equal-width edges over [0, 1].
+    density : ndarray of shape (bins,)
+        Probability density per bin (integrates to 1, as ``np.histogram(..., density=True)``).
+    mass_above_threshold : float
+        Fraction of entries with ``P > threshold``.
+    threshold : float
+        The threshold used.
+    n_entries : int
+        Number of entries of ``P`` (implicit zeros of a sparse ``P`` included).
+    """
+
+    bin_edges: np.ndarray
+    density: np.ndarray
+    mass_above_threshold: float
+    threshold: float
+    n_entries: int
+
+
+# --------------------------------------------------------------------------------------------
+# Input validation
+# --------------------------------------------------------------------------------------------
+
+
+def _warn_undefined(message: str) -> None:
+    warnings.warn(message, UndefinedMetricWarning, stacklevel=3)
+
+
+def _first_offender(A, is_bad) -> tuple[int, tuple[int, int] | None, Any]:
+    """Count the entries of ``A`` for which ``is_bad(values)`` holds and locate the first one.
+
+    ``is_bad`` must be False for 0, so the implicit zeros of a sparse matrix never offend and
+    only its stored values need checking. Returns ``(count, (row, column) or None, value)``;
+    "first" is in row-major order.
+    """
+    if sp.issparse(A):
+        coo = sp.coo_array(A)
+        bad = is_bad(coo.data)
+        count = int(np.count_nonzero(bad))
+        if count == 0:
+            return 0, None, None
+        rows, cols, values = coo.row[bad], coo.col[bad], coo.data[bad]
+        first = np.lexsort((cols, rows))[0]
+        return count, (int(rows[first]), int(cols[first])), values[first]
+    bad = is_bad(A)
+    count = int(np.count_nonzero(bad))
+    if count == 0:
+        return 0, None, None
+    flat = int(np.argmax(bad.ravel()))
+    location = np.unravel_index(flat, A.shape)
+    location = (int(location[0]), int(location[1])) if A.ndim == 2 else (int(location[0]), None)
+    return count, location, A.ravel()[flat]
+
+
+def _where(location: tuple[int, int | None]) -> str:
+    row, column = location
+    return f"row {row}" if column is None else f"row {row}, column {column}"
+
+
+def _check_numeric_dtype(name: str, dtype: np.dtype) -> None:
+    if dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name} has dtype {dtype}; pass a real-valued numeric array (bool, int or float)."
+        )
+
+
+def _check_finite(name: str, A) -> None:
+    dtype = A.dtype
+    if dtype.kind != "f":
+        return
+    count, location, value = _first_offender(A, lambda v: ~np.isfinite(v))
+    if count:
+        raise ValueError(
+            f"{name} has {count} NaN or infinite entries (first at {_where(location)}: {value}); "
+            f"remove or impute them before evaluating."
+        )
+
+
+def _as_matrix(name: str, A, *, allow_sparse: bool = True):
+    """Validate a 2-D, non-empty, numeric, finite matrix; return it as an ndarray or CSR array.
+
+    Dense input is not copied or cast; sparse input is converted to CSR (values unchanged).
+    """
+    if sp.issparse(A):
+        if not allow_sparse:
+            raise ValueError(
+                f"{name} is a sparse matrix but must be dense here; pass {name}.toarray()."
+            )
+        A = sp.csr_array(A)
+    else:
+        A = np.asarray(A)
+    _check_numeric_dtype(name, A.dtype)
+    if A.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D of shape (n_samples, n_features), got shape {A.shape}; "
+            f"reshape it, e.g. {name}.reshape(-1, 1) for a single feature."
+        )
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {A.shape}); it needs samples and features.")
+    _check_finite(name, A)
+    return A
+
+
+def _as_vector(name: str, y) -> np.ndarray:
+    """Validate a 1-D, non-empty, numeric, finite vector."""
+    if sp.issparse(y):
+        raise ValueError(f"{name} must be a dense 1-D array, got a sparse matrix.")
+    y = np.asarray(y)
+    _check_numeric_dtype(name, y.dtype)
+    if y.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D of shape (n_samples,), got shape {y.shape}; "
+            f"pass {name}.ravel() if it is a single column."
+        )
+    if y.shape[0] == 0:
+        raise ValueError(f"{name} is empty; it needs one value per sample.")
+    _check_finite(name, y)
+    return y
+
+
+def _check_binary(name: str, A) -> None:
+    if A.dtype.kind == "b":
+        return
+    count, location, value = _first_offender(A, lambda v: (v != 0) & (v != 1))
+    if count:
+        raise ValueError(
+            f"{name} has {count} entries that are not 0 or 1 (first at {_where(location)}: "
+            f"{value}); binarise it first, e.g. ({name} > 0).astype(np.int8)."
+        )
+
+
+def _check_probabilities(name: str, P) -> None:
+    if P.dtype.kind == "b":
+        return
+    count, location, value = _first_offender(P, lambda v: (v < 0) | (v > 1))
+    if count:
+        raise ValueError(
+            f"{name} has {count} entries outside [0, 1] (first at {_where(location)}: {value}); "
+            f"pass probabilities, e.g. apply a sigmoid to logits."
+        )
+
+
+def _check_same_shape(name_a: str, A, name_b: str, B) -> None:
+    if A.shape != B.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {name_a} {A.shape} and "
+            f"{name_b} {B.shape}."
+        )
+
+
+def _check_same_n_samples(name_a: str, A, name_b: str, B) -> None:
+    if A.shape[0] != B.shape[0]:
+        raise ValueError(
+            f"{name_a} and {name_b} must have one row per sample, the same samples in the same "
+            f"order; got {A.shape[0]} rows in {name_a} and {B.shape[0]} in {name_b}."
+        )
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
+    return int(value)
+
+
+def _check_real(name: str, value, *, low: float, high: float, low_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}.")
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high:
+        interval = f"{'(' if low_open else '['}{low}, {high}]"
+        raise ValueError(f"{name} must lie in {interval}, got {value}.")
+    return float(value)
+
+
+def _check_threshold(threshold, n_features: int) -> np.ndarray:
+    """Return the threshold as a float64 array of shape () or (n_features,)."""
+    t = np.asarray(threshold)
+    if t.ndim == 0:
+        return np.asarray(_check_real("threshold", t.item(), low=0.0, high=1.0), dtype=np.float64)
+    _check_numeric_dtype("threshold", t.dtype)
+    if t.shape != (n_features,):
+        raise ValueError(
+            f"threshold must be a scalar or one value per feature (shape ({n_features},)), "
+            f"got shape {t.shape}."
+        )
+    count, location, value = _first_offender(
+        t.astype(np.float64), lambda v: ~np.isfinite(v) | (v < 0) | (v > 1)
+    )
+    if count:
+        raise ValueError(
+            f"threshold has {count} values that are not finite numbers in [0, 1] "
+            f"(first at feature {location[0]}: {value})."
+        )
+    return t.astype(np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# Small array helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _dense_columns(A, start: int, stop: int) -> np.ndarray:
+    """Columns ``start:stop`` of a dense or sparse matrix as a dense array."""
+    block = A[:, start:stop]
+    return block.toarray() if sp.issparse(block) else np.asarray(block)
+
+
+def _nonzero_per_row(A) -> np.ndarray:
+    """Entries that are not zero in every row (explicitly stored zeros of sparse input ignored)."""
+    if sp.issparse(A):
+        rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+        return np.bincount(rows[A.data != 0], minlength=A.shape[0])
+    return np.count_nonzero(A, axis=1)
+
+
+def _values_at(A, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Entries ``A[rows[i], cols[i]]`` of a dense array or a sparse (CSC/CSR) array."""
+    return np.asarray(A[rows, cols]).ravel()
+
+
+def _positive_entries(X_true) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the ones of a 0/1 matrix, sorted by column then row."""
+    if sp.issparse(X_true):
+        coo = sp.coo_array(X_true)
+        keep = coo.data != 0
+        rows, cols = coo.row[keep].astype(np.intp), coo.col[keep].astype(np.intp)
+        order = np.lexsort((rows, cols))
+        return rows[order], cols[order]
+    cols, rows = np.nonzero(np.asarray(X_true).T)
+    return rows, cols
+
+
+def _segment_lower_bound(
+    sorted_values: np.ndarray, start: np.ndarray, stop: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
+    """First index ``i`` in ``[start, stop)`` with ``sorted_values[i] >= target`` (``stop`` if none).
+
+    A vectorised binary search over many sorted segments of one flat array at once: it replaces
+    a Python loop of ``np.searchsorted`` calls, one per segment.
+    """
+    lo = start.astype(np.intp, copy=True)
+    hi = stop.astype(np.intp, copy=True)
+    last = sorted_values.size - 1
+    active = lo < hi
+    while active.any():
+        mid = (lo + hi) // 2
+        below = sorted_values[np.minimum(mid, last)] < targets
+        lo = np.where(active & below, mid + 1, lo)
+        hi = np.where(active & ~below, mid, hi)
+        active = lo < hi
+    return lo
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Average precision
+# --------------------------------------------------------------------------------------------
+
+
+def _average_precision_of_segments(
+    sorted_scores: np.ndarray,
+    segment_length: int,
+    segment_of_positive: np.ndarray,
+    positive_scores: np.ndarray,
+    n_segments: int,
+) -> np.ndarray:
+    """AP of each segment (column) of ``sorted_scores``, exactly as scikit-learn defines it.
+
+    scikit-learn's AP is ``sum_tau (R(tau) - R(tau_prev)) P(tau)`` over the distinct scores
+    ``tau`` (tied scores form one threshold). Recall rises only at the scores of positives, by
+    ``1 / n_pos`` per positive, so AP = ``mean over positives i of P(s_i)`` with
+    ``P(s) = #positives with score >= s / #entries with score >= s``. Both counts come from
+    binary searches in sorted arrays; no per-column loop and no argsort are needed.
+    """
+    seg_start = segment_of_positive * segment_length
+    n_at_or_above = seg_start + segment_length - _segment_lower_bound(
+        sorted_scores, seg_start, seg_start + segment_length, positive_scores
+    )
+    order = np.lexsort((positive_scores, segment_of_positive))
+    sorted_positive_scores = positive_scores[order]
+    n_positives = np.bincount(segment_of_positive, minlength=n_segments)
+    pos_stop = np.cumsum(n_positives)
+    pos_start = pos_stop - n_positives
+    positives_at_or_above = pos_stop[segment_of_positive] - _segment_lower_bound(
+        sorted_positive_scores,
+        pos_start[segment_of_positive],
+        pos_stop[segment_of_positive],
+        positive_scores,
+    )
+    precision = positives_at_or_above / n_at_or_above
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.bincount(segment_of_positive, weights=precision, minlength=n_segments) / (
+            n_positives
+        )
+
+
+def average_precision(X_true, P, average: str = "macro") -> AveragePrecisionResult:
+    """Average precision (AP) of reconstructed probabilities against the binary data.
+
+    Each feature is a binary classification problem whose scores are the reconstructed
+    probabilities (Appendix C). The AP is scikit-learn's uninterpolated step-function AP,
+    ``sum_n (R_n - R_{n-1}) P_n`` over the distinct score thresholds; tied scores form one
+    threshold, as in :func:`sklearn.metrics.precision_recall_curve`. The result equals
+    ``sklearn.metrics.average_precision_score`` per column (to rounding, ~1e-15), but it is
+    computed with one sort per column and vectorised binary searches instead of a Python loop.
+
+    Parameters
+    ----------
+    X_true : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The real data; every entry must be 0 or 1.
+    P : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Reconstructed probabilities in [0, 1] (apply a sigmoid to logits first).
+    average : {"macro", "micro"}, default="macro"
+        ``"macro"`` (the paper's reading of Appendix C): mean of the per-feature APs over the
+        features that have at least one positive. A feature with no positive has an undefined
+        AP; it is skipped and counted in ``n_skipped`` (no warning: in a sparse test split this
+        is expected, and the count is reported). ``"micro"``: AP of all entries pooled, as
+        ``average_precision_score(X_true, P, average="micro")``.
+
+    Returns
+    -------
+    AveragePrecisionResult
+        ``.score``, ``.n_features_used``, ``.n_skipped`` and ``.per_feature`` (always the
+        per-feature APs, whatever ``average``). ``float(result)`` is the score.
+
+    Warns
+    -----
+    UndefinedMetricWarning
+        When no entry of ``X_true`` is 1: the score is NaN.
+    """
+    if average not in ("macro", "micro"):
+        raise ValueError(f'average must be "macro" or "micro", got {average!r}.')
+    X_true = _as_matrix("X_true", X_true)
+    P = _as_matrix("P", P)
+    _check_same_shape("X_true", X_true, "P", P)
+    _check_binary("X_true", X_true)
+    _check_probabilities("P", P)
+    n_samples, n_features = P.shape
+    if sp.issparse(P):
+        P = P.tocsc()
+
+    pos_rows, pos_cols = _positive_entries(X_true)
+    per_feature = np.full(n_features, np.nan)
+    # One sorted chunk of columns costs n_samples * chunk * itemsize bytes.
+    chunk = max(1, _WORKING_MEMORY_BYTES // (n_samples * 8))
+    boundaries = np.searchsorted(pos_cols, np.arange(0, n_features + chunk, chunk))
+    for first_col, lo, hi in zip(range(0, n_features, chunk), boundaries[:-1], boundaries[1:]):
+        last_col = min(first_col + chunk, n_features)
+        scores = np.sort(_dense_columns(P, first_col, last_col).T, axis=1)
+        rows, cols = pos_rows[lo:hi], pos_cols[lo:hi]
+        per_feature[first_col:last_col] = _average_precision_of_segments(
+            scores.ravel(),
+            n_samples,
+            cols - first_col,
+            _values_at(P, rows, cols),
+            last_col - first_col,
+        )
+
+    used = ~np.isnan(per_feature)
+    n_used = int(np.count_nonzero(used))
+    if pos_rows.size == 0:
+        _warn_undefined("average precision is undefined: X_true has no entry equal to 1.")
+        score = np.nan
+    elif average == "macro":
+        score = float(np.mean(per_feature[used]))
+    else:
+        pooled = _dense_columns(P, 0, n_features).ravel()
+        score = float(
+            _average_precision_of_segments(
+                np.sort(pooled),
+                pooled.size,
+                np.zeros(pos_rows.size, dtype=np.intp),
+                _values_at(P, pos_rows, pos_cols),
+                1,
+            )[0]
+        )
+    return AveragePrecisionResult(
+        score=score,
+        average=average,
+        n_features_used=n_used,
+        n_skipped=n_features - n_used,
+        per_feature=per_feature,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Pairwise contingency score
+# --------------------------------------------------------------------------------------------
+
+
+def _indicator(A) -> np.ndarray | sp.csc_array:
+    """A 0/1 indicator of the non-zero entries of ``A``, in the cheaper form for products.
+
+    Sparse (CSC, float32) below ``_SPARSE_DENSITY_LIMIT``, otherwise dense (Fortran-ordered
+    float32, so column blocks are contiguous for BLAS). float32 is exact for counts < 2**24.
+    """
+    n_samples, n_features = A.shape
+    if sp.issparse(A):
+        indicator = sp.csc_array(A, dtype=np.float32, copy=True)
+        indicator.data = (indicator.data != 0).astype(np.float32)
+        indicator.eliminate_zeros()
+        if indicator.nnz >= _SPARSE_DENSITY_LIMIT * n_samples * n_features:
+            return np.asfortranarray(indicator.toarray())
+        return indicator
+    indicator = np.asfortranarray(A != 0, dtype=np.float32)
+    if np.count_nonzero(indicator) < _SPARSE_DENSITY_LIMIT * n_samples * n_features:
+        return sp.csc_array(indicator)
+    return indicator
+
+
+def _exceeds(P, threshold: np.ndarray) -> np.ndarray | sp.csc_array:
+    """Indicator of ``P > threshold`` (threshold scalar or per column) in the form of ``_indicator``."""
+    if sp.issparse(P):
+        # Thresholds are >= 0, so implicit zeros never exceed them: only stored values matter.
+        P = sp.csc_array(P)
+        column_of_value = np.repeat(np.arange(P.shape[1]), np.diff(P.indptr))
+        limit = threshold if threshold.ndim == 0 else threshold[column_of_value]
+        exceeds = sp.csc_array((P.data > limit, P.indices, P.indptr), shape=P.shape)
+        return _indicator(exceeds)
+    return _indicator(P > threshold)
+
+
+def _cross_counts(left, right) -> np.ndarray:
+    """``left.T @ right`` for dense or sparse 0/1 indicators, as a dense float64 array."""
+    if sp.issparse(left) and sp.issparse(right):
+        product = (left.T @ right).toarray()
+    elif sp.issparse(right):
+        product = (right.T @ left).T
+    else:
+        product = left.T @ right
+    return np.asarray(product, dtype=np.float64)
+
+
+def _pair_scores_block(R, S, A, real_counts, agree_counts, cols_j: slice, cols_k: slice):
+    """Contingency scores of all pairs (j, k), j in ``cols_j``, k in ``cols_k``.
+
+    With ``r``, ``s`` the indicators of the real data and thresholded reconstruction,
+    ``a = r * s`` and ``u_i = r_ij or r_ik = r_ij + r_ik - r_ij r_ik`` (the rows of Eq. 9):
+
+    * real table over those rows: ``n11 = C_jk``, ``n10 = c_j - C_jk``, ``n01 = c_k - C_jk``,
+      ``n00 = 0`` with ``C = R^T R``, ``c_j = sum_i r_ij``, and ``N = c_j + c_k - C_jk`` rows;
+    * reconstruction: ``m11 = sum_i u_i s_ij s_ik = (A^T S + S^T A - A^T A)_jk``,
+      ``m1. = sum_i u_i s_ij = a_j + (S^T R - A^T R)_jk`` and
+      ``m.1 = a_k + (R^T S - R^T A)_jk``, from which the other cells follow.
+
+    Every count is a product of indicator matrices, so all pairs of a block come from eight
+    matrix products instead of a loop over pairs.
+    """
+    Rj, Sj, Aj = R[:, cols_j], S[:, cols_j], A[:, cols_j]
+    Rk, Sk, Ak = R[:, cols_k], S[:, cols_k], A[:, cols_k]
+    both_real = _cross_counts(Rj, Rk)
+    c_j = real_counts[cols_j][:, None]
+    c_k = real_counts[cols_k][None, :]
+    n_rows = c_j + c_k - both_real
+    m11 = _cross_counts(Aj, Sk) + _cross_counts(Sj, Ak) - _cross_counts(Aj, Ak)
+    m1_ = agree_counts[cols_j][:, None] + _cross_counts(Sj, Rk) - _cross_counts(Aj, Rk)
+    m_1 = agree_counts[cols_k][None, :] + _cross_counts(Rj, Sk) - _cross_counts(Rj, Ak)
+    m10 = m1_ - m11
+    m01 = m_1 - m11
+    m00 = n_rows - m1_ - m_1 + m11
+    total_variation = 0.5 * (
+        np.abs(m11 - both_real)
+        + np.abs(m10 - (c_j - both_real))
+        + np.abs(m01 - (c_k - both_real))
+        + m00
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1.0 - total_variation / n_rows
+
+
+def contingency_score(
+    X_true,
+    P,
+    threshold=0.5,
+    *,
+    return_pair_scores: bool = False,
+    block_size: int | None = None,
+) -> ContingencyResult:
+    """Non-trivial pairwise contingency score (Eq. 9 of the paper).
+
+    For every pair of features ``(j, k)``, take the rows where the real data has ``j`` or ``k``
+    (rows where both are 0 would dominate every table of sparse data). Build the 2x2
+    contingency table of the real data ``R'`` and of the binarised reconstruction ``S'`` over
+    those rows, each normalised by the number of rows, and score the pair
+    ``1 - 0.5 * sum |S' - R'|`` (one minus the total variation distance, as SDMetrics'
+    ``ContingencySimilarity`` on the restricted rows). The score is the mean over all pairs
+    ``j < k`` that have at least one such row.
+
+    All pairs are computed from co-occurrence counts (products of indicator matrices, see
+    ``_pair_scores_block``), a block of features at a time, so memory is bounded by the block
+    size and the number of features, never by the number of pairs.
+
+    Parameters
+    ----------
+    X_true : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The real data; every entry must be 0 or 1.
+    P : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Reconstructed probabilities in [0, 1].
+    threshold : float or array-like of shape (n_features,), default=0.5
+        A reconstruction counts as 1 where ``P > threshold`` (strict, as the paper's
+        "x_hat > t"; 0.5 is the paper's t). A vector gives one threshold per feature, e.g. the
+        per-feature positive rate.
+    return_pair_scores : bool, default=False
+        Also return the symmetric ``(n_features, n_features)`` float64 matrix of per-pair
+        scores. It needs ``8 * n_features**2`` bytes (2.5 GB at 17,770 features), so it is off
+        by default; the score itself never needs it.
+    block_size : int or None, default=None
+        Features per block of pairs. None picks the largest block whose intermediate
+        ``block_size x n_features`` count matrices fit in about 256 MiB.
+
+    Returns
+    -------
+    ContingencyResult
+        ``.score``, ``.n_pairs_used``, ``.n_pairs_undefined`` and ``.pair_scores`` (None unless
+        requested). ``float(result)`` is the score.
+
+    Warns
+    -----
+    UndefinedMetricWarning
+        When no pair is defined (fewer than two features, or no entry of ``X_true`` is 1): the
+        score is NaN.
+    """
+    X_true = _as_matrix("X_true", X_true)
+    P = _as_matrix("P", P)
+    _check_same_shape("X_true", X_true, "P", P)
+    _check_binary("X_true", X_true)
+    _check_probabilities("P", P)
+    n_samples, n_features = X_true.shape
+    threshold = _check_threshold(threshold, n_features)
+    # Each of the ~20 intermediate arrays of a block is block_size x n_features float64.
+    block_size = (
+        max(1, _WORKING_MEMORY_BYTES // (20 * 8 * n_features))
+        if block_size is None
+        else _check_int("block_size", block_size, 1)
+    )
+    if n_samples >= _FLOAT32_EXACT_INTEGER_LIMIT:
+        raise ValueError(
+            f"contingency_score counts in float32, exact below {_FLOAT32_EXACT_INTEGER_LIMIT} "
+            f"rows; got {n_samples}. Evaluate on a subsample."
+        )
+
+    R = _indicator(X_true)
+    S = _exceeds(P, threshold)
+    A = R.multiply(S) if sp.issparse(R) else (S.multiply(R) if sp.issparse(S) else R * S)
+    A = sp.csc_array(A) if sp.issparse(A) else np.asfortranarray(A)
+    real_counts = np.asarray(R.sum(axis=0), dtype=np.float64).ravel()
+    agree_counts = np.asarray(A.sum(axis=0), dtype=np.float64).ravel()
+
+    pair_scores = np.full((n_features, n_features), np.nan) if return_pair_scores else None
+    total, n_used = 0.0, 0
+    for first in range(0, n_features, block_size):
+        last = min(first + block_size, n_features)
+        # Pairs (j, k) with j in this block and k >= first: the upper triangle, once each.
+        scores = _pair_scores_block(
+            R, S, A, real_counts, agree_counts, slice(first, last), slice(first, n_features)
+        )
+        j = np.arange(first, last)[:, None]
+        k = np.arange(first, n_features)[None, :]
+        scores[~(k > j)] = np.nan
+        defined = ~np.isnan(scores)
+        total += float(scores[defined].sum())
+        n_used += int(np.count_nonzero(defined))
+        if pair_scores is not None:
+            pair_scores[first:last, first:] = scores
+            mirrored = pair_scores[first:, first:last]
+            mirrored[(k > j).T] = scores.T[(k > j).T]
+
+    n_pairs = n_features * (n_features - 1) // 2
+    if n_used == 0:
+        _warn_undefined(
+            "contingency score is undefined: no pair of features has a row where the real data "
+            "has either feature (fewer than two features, or X_true has no entry equal to 1)."
+        )
+        score = np.nan
+    else:
+        score = total / n_used
+    return ContingencyResult(
+        score=score,
+        n_pairs_used=n_used,
+        n_pairs_undefined=n_pairs - n_used,
+        pair_scores=pair_scores,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Trustworthiness
+# --------------------------------------------------------------------------------------------
+
+
+def _is_binary(A) -> bool:
+    values = A.data if sp.issparse(A) else A
+    return A.dtype.kind == "b" or bool(np.all((values == 0) | (values == 1)))
+
+
+def _resolve_device(device):
+    """None for the NumPy/SciPy backend, otherwise the ``torch.device`` to run on."""
+    if isinstance(device, str) and device in ("auto", "numpy"):
+        if device == "numpy":
+            return None
+        try:
+            import torch
+        except ImportError:
+            return None
+        return torch.device("cuda") if torch.cuda.is_available() else None
+    try:
+        import torch
+    except ImportError as error:
+        raise ValueError(
+            f"device={device!r} needs PyTorch, which is not installed; use device='numpy'."
+        ) from error
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"device must be 'auto', 'numpy' or a torch device such as 'cuda', got {device!r}."
+        ) from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} asks for CUDA, but torch sees no CUDA device; "
+            f"use device='auto' or 'numpy'."
+        )
+    return resolved
+
+
+class _NumpyRanks:
+    """Block kernels of :func:`trustworthiness` with NumPy/SciPy on the CPU.
+
+    ``exact_integer`` selects the path for 0/1 inputs: squared distances are integers, computed
+    exactly in float32, and the tie rule "(distance, then row index)" folds into one integer
+    key ``distance * n + index``, so a rank is a single count of smaller keys. Otherwise
+    distances follow ``sklearn.metrics.pairwise.euclidean_distances`` in float64 and the rare
+    exact ties are resolved by index afterwards.
+    """
+
+    def __init__(self, X, E, exact_integer: bool):
+        self.n_samples = X.shape[0]
+        self.exact_integer = exact_integer
+        dtype = np.float32 if exact_integer else np.float64
+        self.X = sp.csr_array(X, dtype=dtype) if sp.issparse(X) else np.asarray(X, dtype=dtype)
+        self.x_sq = (
+            np.asarray(self.X.multiply(self.X).sum(axis=1), dtype=dtype).ravel()
+            if sp.issparse(self.X)
+            else np.einsum("ij,ij->i", self.X, self.X)
+        )
+        E = np.asarray(E, dtype=np.float64)
+        # Centring only reduces the cancellation in |a|^2 + |b|^2 - 2 a.b; distances are unchanged.
+        self.E = E - E.mean(axis=0)
+        self.e_sq = np.einsum("ij,ij->i", self.E, self.E)
+        if exact_integer:
+            largest_key = (2 * int(self.x_sq.max()) + 1) * self.n_samples
+            self.key_dtype = np.int32 if largest_key < np.iinfo(np.int32).max else np.int64
+
+    def _gram_rows(self, rows: slice) -> np.ndarray:
+        if sp.issparse(self.X):
+            # Sparse @ dense block gives a dense result directly; sparse @ sparse would build a
+            # nearly dense sparse matrix first.
+            return np.ascontiguousarray((self.X @ self.X[rows].toarray().T).T)
+        return self.X[rows] @ self.X.T
+
+    def embedding_neighbours(self, rows: slice, k: int) -> np.ndarray:
+        d2 = self.e_sq[rows, None] - 2.0 * (self.E[rows] @ self.E.T) + self.e_sq[None, :]
+        local = np.arange(rows.stop - rows.start)
+        d2[local, local + rows.start] = np.inf
+        nearest = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        # argpartition picks arbitrarily among distances tied with the k-th; such rows are
+        # redone with a stable sort so ties go to the lower index.
+        kth = np.take_along_axis(d2, nearest, axis=1).max(axis=1)
+        ambiguous = np.flatnonzero(np.count_nonzero(d2 <= kth[:, None], axis=1) > k)
+        if ambiguous.size:
+            nearest[ambiguous] = np.argsort(d2[ambiguous], axis=1, kind="stable")[:, :k]
+        return nearest
+
+    def input_ranks(self, rows: slice, neighbours: np.ndarray) -> np.ndarray:
+        n, k = self.n_samples, neighbours.shape[1]
+        local = np.arange(rows.stop - rows.start)
+        gram = self._gram_rows(rows)
+        closer = np.empty(neighbours.shape, dtype=np.int64)
+        if self.exact_integer:
+            d2 = self.x_sq[rows, None] + self.x_sq[None, :] - 2 * gram
+            key = d2.astype(self.key_dtype)
+            key *= n
+            key += np.arange(n, dtype=self.key_dtype)
+            key[local, local + rows.start] = np.iinfo(self.key_dtype).max
+            neighbour_keys = np.take_along_axis(key, neighbours, axis=1)
+            for m in range(k):
+                closer[:, m] = np.count_nonzero(key < neighbour_keys[:, m, None], axis=1)
+            return closer + 1
+        # The same operations, in the same order, as sklearn's euclidean_distances.
+        dist = -2 * gram
+        dist += self.x_sq[rows, None]
+        dist += self.x_sq[None, :]
+        np.maximum(dist, 0, out=dist)
+        np.sqrt(dist, out=dist)
+        dist[local, local + rows.start] = np.inf
+        neighbour_dist = np.take_along_axis(dist, neighbours, axis=1)
+        equal = np.empty_like(closer)
+        for m in range(k):
+            closer[:, m] = np.count_nonzero(dist < neighbour_dist[:, m, None], axis=1)
+            equal[:, m] = np.count_nonzero(dist == neighbour_dist[:, m, None], axis=1)
+        tied_row, tied_m = np.nonzero(equal > 1)
+        for start in range(0, tied_row.size, max(1, rows.stop - rows.start)):
+            r = tied_row[start : start + rows.stop - rows.start]
+            m = tied_m[start : start + rows.stop - rows.start]
+            earlier_and_equal = (dist[r] == neighbour_dist[r, m][:, None]) & (
+                np.arange(n)[None, :] < neighbours[r, m][:, None]
+            )
+            closer[r, m] += np.count_nonzero(earlier_and_equal, axis=1)
+        return closer + 1
+
+
+class _TorchRanks:
+    """The kernels of :class:`_NumpyRanks` with PyTorch, for a GPU (or any torch device)."""
+
+    def __init__(self, X, E, exact_integer: bool, device):
+        import torch
+
+        self.torch = torch
+        self.device = device
+        self.n_samples = X.shape[0]
+        self.exact_integer = exact_integer
+        np_dtype = np.float32 if exact_integer else np.float64
+        if sp.issparse(X):
+            self.X_host = sp.csr_array(X, dtype=np_dtype)
+            coo = sp.coo_array(self.X_host)
+            self.X = torch.sparse_coo_tensor(
+                torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64)),
+                torch.from_numpy(coo.data),
+                size=coo.shape,
+                device=device,
+                check_invariants=False,
+            ).coalesce()
+            x_sq = np.asarray(self.X_host.multiply(self.X_host).sum(axis=1), dtype=np_dtype)
+        else:
+            self.X_host = None
+            X = np.ascontiguousarray(X, dtype=np_dtype)
+            self.X = torch.from_numpy(X).to(device)
+            x_sq = np.einsum("ij,ij->i", X, X)
+        self.x_sq = torch.from_numpy(np.ascontiguousarray(x_sq.ravel())).to(device)
+        E = np.asarray(E, dtype=np.float64)
+        self.E = torch.from_numpy(E - E.mean(axis=0)).to(device)
+        self.e_sq = (self.E * self.E).sum(dim=1)
+        if exact_integer:
+            largest_key = (2 * int(x_sq.max()) + 1) * self.n_samples
+            self.key_dtype = (
+                torch.int32 if largest_key < torch.iinfo(torch.int32).max else torch.int64
+            )
+
+    def _gram_rows(self, rows: slice):
+        if self.X_host is not None:
+            block = self.torch.from_numpy(self.X_host[rows].toarray().T.copy()).to(self.device)
+            return self.torch.sparse.mm(self.X, block).T
+        return self.X[rows] @ self.X.T
+
+    def embedding_neighbours(self, rows: slice, k: int):
+        torch = self.torch
+        d2 = self.e_sq[rows, None] - 2.0 * (self.E[rows] @ self.E.T) + self.e_sq[None, :]
+        local = torch.arange(rows.stop - rows.start, device=self.device)
+        d2[local, local + rows.start] = torch.inf
+        nearest = torch.topk(d2, k, dim=1, largest=False).indices
+        kth = torch.take_along_dim(d2, nearest, dim=1).max(dim=1).values
+        ambiguous = torch.nonzero((d2 <= kth[:, None]).sum(dim=1) > k).ravel()
+        if ambiguous.numel():
+            nearest[ambiguous] = torch.sort(d2[ambiguous], dim=1, stable=True).indices[:, :k]
+        return nearest
+
+    def input_ranks(self, rows: slice, neighbours):
+        torch = self.torch
+        n, k = self.n_samples, neighbours.shape[1]
+        local = torch.arange(rows.stop - rows.start, device=self.device)
+        gram = self._gram_rows(rows)
+        closer = torch.empty(neighbours.shape, dtype=torch.int64, device=self.device)
+        if self.exact_integer:
+            d2 = self.x_sq[rows, None] + self.x_sq[None, :] - 2 * gram
+            key = d2.to(self.key_dtype) * n + torch.arange(n, device=self.device).to(self.key_dtype)
+            key[local, local + rows.start] = torch.iinfo(self.key_dtype).max
+            neighbour_keys = torch.take_along_dim(key, neighbours, dim=1)
+            for m in range(k):
+                closer[:, m] = (key < neighbour_keys[:, m, None]).sum(dim=1)
+            return (closer + 1).cpu().numpy()
+        dist = -2 * gram
+        dist += self.x_sq[rows, None]
+        dist += self.x_sq[None, :]
+        dist = dist.clamp_min_(0).sqrt_()
+        dist[local, local + rows.start] = torch.inf
+        neighbour_dist = torch.take_along_dim(dist, neighbours, dim=1)
+        equal = torch.empty_like(closer)
+        for m in range(k):
+            closer[:, m] = (dist < neighbour_dist[:, m, None]).sum(dim=1)
+            equal[:, m] = (dist == neighbour_dist[:, m, None]).sum(dim=1)
+        tied_row, tied_m = torch.nonzero(equal > 1, as_tuple=True)
+        index = torch.arange(n, device=self.device)
+        for start in range(0, tied_row.numel(), max(1, rows.stop - rows.start)):
+            r = tied_row[start : start + rows.stop - rows.start]
+            m = tied_m[start : start + rows.stop - rows.start]
+            earlier_and_equal = (dist[r] == neighbour_dist[r, m][:, None]) & (
+                index[None, :] < neighbours[r, m][:, None]
+            )
+            closer[r, m] += earlier_and_equal.sum(dim=1)
+        return (closer + 1).cpu().numpy()
+
+
+def trustworthiness(
+    X,
+    E,
+    n_neighbors: int = 15,
+    *,
+    block_size: int | None = None,
+    device="auto",
+) -> float:
+    """Trustworthiness of an embedding (Venna and Kaski, 2001), exactly, in bounded memory.
+
+    ``T = 1 - 2 / (n k (2n - 3k - 1)) * sum_i sum_{j in N_k(i)} max(0, r(i, j) - k)``, where
+    ``N_k(i)`` are the ``k`` nearest neighbours of ``i`` in the embedding and ``r(i, j)`` is
+    the rank of ``j`` among the neighbours of ``i`` in the input space (Euclidean distances),
+    the same formula as :func:`sklearn.manifold.trustworthiness`.
+
+    Ties. Binary inputs have many tied distances, and how ties are ranked moves T by several
+    hundredths. Here ``r(i, j) = 1 + #{l != i : (d(i, l), l) < (d(i, j), j)}``: ties are ranked
+    by row index. This is exactly scikit-learn's formula with a stable sort (scikit-learn as
+    shipped sorts unstably and differs from it by ~1e-4 on binary data). Ties in the
+    embedding (rare for continuous embeddings) also go to the lower index. On continuous data
+    the result equals scikit-learn's.
+
+    Cost. Rows are processed in blocks: for a block only the distances of its rows to all
+    samples are held (O(block_size x n) memory, not O(n^2)), and a rank is a count of closer
+    samples (no sort). For 0/1 inputs squared distances are integers computed exactly from
+    (sparse) Gram products in float32.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input data (any real values; 0/1 data takes the exact integer path).
+    E : array-like of shape (n_samples, n_components)
+        Embeddings of the same samples, in the same order.
+    n_neighbors : int, default=15
+        ``k``; the paper uses 15 (Appendix C). Must be less than ``n_samples / 2``.
+    block_size : int or None, default=None
+        Rows per block. None picks about 256 MiB of working memory. The result does not
+        depend on it.
+    device : {"auto", "numpy"} or torch device, default="auto"
+        ``"numpy"``: NumPy/SciPy on the CPU. A torch device (``"cuda"``, ``"cuda:1"``, or
+        ``"cpu"`` for torch on the CPU) runs the same algorithm with PyTorch. ``"auto"``: CUDA
+        when torch sees a GPU, NumPy otherwise.
+
+    Returns
+    -------
+    float
+        Trustworthiness in [0, 1].
+    """
+    X = _as_matrix("X", X)
+    E = _as_matrix("E", E, allow_sparse=False)
+    _check_same_n_samples("X", X, "E", E)
+    n_samples = X.shape[0]
+    k = _check_int("n_neighbors", n_neighbors, 1)
+    if k >= n_samples / 2:
+        raise ValueError(
+            f"n_neighbors={k} must be less than n_samples / 2 = {n_samples / 2} (the "
+            f"normaliser 2 / (n k (2n - 3k - 1)) keeps T in [0, 1] only then); use fewer "
+            f"neighbours or more samples."
+        )
+    block_size = (
+        max(1, _WORKING_MEMORY_BYTES // (48 * n_samples))
+        if block_size is None
+        else _check_int("block_size", block_size, 1)
+    )
+    torch_device = _resolve_device(device)
+    # Squared distances between 0/1 rows are at most 2 * n_features, exact in float32 below 2**24.
+    exact_integer = _is_binary(X) and 2 * X.shape[1] < _FLOAT32_EXACT_INTEGER_LIMIT
+    backend = (
+        _NumpyRanks(X, E, exact_integer)
+        if torch_device is None
+        else _TorchRanks(X, E, exact_integer, torch_device)
+    )
+    excess = 0
+    for start in range(0, n_samples, block_size):
+        rows = slice(start, min(start + block_size, n_samples))
+        ranks = backend.input_ranks(rows, backend.embedding_neighbours(rows, k))
+        excess += int(np.maximum(ranks - k, 0).sum())
+    return 1.0 - excess * (2.0 / (n_samples * k * (2.0 * n_samples - 3.0 * k - 1.0)))
+
+
+# --------------------------------------------------------------------------------------------
+# 4-5. Calinski-Harabasz scores of the embeddings
+# --------------------------------------------------------------------------------------------
+
+
+def _calinski_harabasz_or_nan(E: np.ndarray, labels: np.ndarray, what: str) -> float:
+    """CH score, or NaN and a warning where it is undefined (needs 2 <= groups <= n - 1)."""
+    n_groups = np.unique(labels).size
+    if n_groups < 2 or n_groups > labels.size - 1:
+        _warn_undefined(
+            f"Calinski-Harabasz score is undefined for {what}: it needs between 2 and "
+            f"n_samples - 1 groups, got {n_groups} group(s) of {labels.size} samples."
+        )
+        return np.nan
+    return float(calinski_harabasz_score(E, labels))
+
+
+def _k_distance_knee(E: np.ndarray, k: int) -> float:
+    """``eps`` at the knee of the sorted k-distance curve (Ester et al., 1996).
+
+    The k-distance of a point is the distance to its k-th nearest neighbour counting itself,
+    i.e. the smallest radius that makes it a DBSCAN core point with ``min_samples=k``. Sorted
+    ascending, the curve is flat for points inside clusters and rises steeply for outliers.
+    The knee is the point farthest below the chord from the first to the last point after
+    scaling both axes to [0, 1] (the "Kneedle" rule); its k-distance is ``eps``.
+    """
+    distances = NearestNeighbors(n_neighbors=k).fit(E).kneighbors(E)[0][:, k - 1]
+    curve = np.sort(distances)
+    rise = curve[-1] - curve[0]
+    if rise == 0:
+        return float(curve[0])
+    position = np.linspace(0.0, 1.0, curve.size)
+    return float(curve[np.argmax(position - (curve - curve[0]) / rise)])
+
+
+def calinski_harabasz_dbscan(
+    E, eps: float | None = None, min_samples: int = 5
+) -> DBSCANClusteringResult:
+    """Calinski-Harabasz score of the DBSCAN clusters of the embeddings (Appendix C.2).
+
+    DBSCAN labels some points as noise (label -1). scikit-learn's CH score would treat them as
+    one more cluster, a scattered one; here noise points are excluded and the score is that of
+    the remaining clusters. The noise fraction is reported so that a run in which most points
+    are noise can be recognised.
+
+    Parameters
+    ----------
+    E : array-like of shape (n_samples, n_components)
+        Embeddings.
+    eps : float or None, default=None
+        DBSCAN neighbourhood radius. The paper does not give it; None picks the knee of the
+        sorted k-distance curve with ``k = min_samples`` (see ``_k_distance_knee``). Pass a
+        value to study the sensitivity.
+    min_samples : int, default=5
+        DBSCAN's ``min_samples`` (the point itself included), scikit-learn's default; at
+        least 2.
+
+    Returns
+    -------
+    DBSCANClusteringResult
+        ``.score``, ``.n_clusters`` (noise excluded), ``.eps`` (the one used),
+        ``.noise_fraction`` and ``.labels``. ``float(result)`` is the score.
+
+    Warns
+    -----
+    UndefinedMetricWarning
+        When fewer than two clusters remain, or when the chosen ``eps`` is 0 (all k-distances
+        are 0, e.g. collapsed embeddings): the score is NaN.
+    """
+    E = _as_matrix("E", E, allow_sparse=False)
+    n_samples = E.shape[0]
+    min_samples = _check_int("min_samples", min_samples, 2)
+    if min_samples > n_samples:
+        raise ValueError(
+            f"min_samples={min_samples} exceeds the number of samples ({n_samples})."
+        )
+    if eps is None:
+        eps = _k_distance_knee(E, min_samples)
+        if eps == 0:
+            _warn_undefined(
+                "DBSCAN clustering is undefined: the k-distance knee is 0 (at least "
+                f"{min_samples} identical embeddings around every knee point); pass eps."
+            )
+            return DBSCANClusteringResult(
+                score=np.nan,
+                n_clusters=0,
+                eps=0.0,
+                noise_fraction=np.nan,
+                labels=np.full(n_samples, -1),
+            )
+    else:
+        eps = _check_real("eps", eps, low=0.0, high=np.inf, low_open=True)
+    labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(E)
+    clustered = labels != -1
+    n_clusters = int(np.unique(labels[clustered]).size)
+    score = _calinski_harabasz_or_nan(
+        E[clustered], labels[clustered], f"DBSCAN clusters (eps={eps:.4g}, noise excluded)"
+    )
+    return DBSCANClusteringResult(
+        score=score,
+        n_clusters=n_clusters,
+        eps=float(eps),
+        noise_fraction=float(np.mean(~clustered)),
+        labels=labels,
+    )
+
+
+def calinski_harabasz_sparsity(E, X, n_bins: int = 10) -> SparsityGroupingResult:
+    """Calinski-Harabasz score of the embeddings grouped by per-sample sparsity (Appendix C.2).
+
+    The sparsity of a sample is the fraction of zero entries in its row of ``X``. Samples are
+    grouped into ``n_bins`` equal-width bins over the observed range ``[min, max]`` of
+    sparsity, exactly as ``np.histogram(sparsity, bins=n_bins)`` (the last bin is closed; if
+    every sample has the same sparsity, numpy's range ``[s - 0.5, s + 0.5]`` applies and there
+    is one group). The paper's "10 equally spaced groups" leaves the range open; the observed
+    range is used because sparse data occupy a narrow band near 1, which a fixed [0, 1] range
+    would put into one or two bins. Empty bins are dropped.
+
+    Parameters
+    ----------
+    E : array-like of shape (n_samples, n_components)
+        Embeddings.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The data the embeddings encode (any real values; only zero vs non-zero matters).
+    n_bins : int, default=10
+        Number of equal-width bins (the paper's 10).
+
+    Returns
+    -------
+    SparsityGroupingResult
+        ``.score``, ``.n_groups`` (non-empty bins), ``.bin_edges``, ``.group_sizes``,
+        ``.sparsity`` and ``.labels``. ``float(result)`` is the score.
+
+    Warns
+    -----
+    UndefinedMetricWarning
+        When fewer than two bins are non-empty: the score is NaN.
+    """
+    E = _as_matrix("E", E, allow_sparse=False)
+    X = _as_matrix("X", X)
+    _check_same_n_samples("E", E, "X", X)
+    n_bins = _check_int("n_bins", n_bins, 1)
+    n_features = X.shape[1]
+    sparsity = (n_features - _nonzero_per_row(X)) / n_features
+    bin_edges = np.histogram_bin_edges(sparsity, bins=n_bins)
+    labels = np.minimum(np.searchsorted(bin_edges, sparsity, side="right") - 1, n_bins - 1)
+    group_sizes = np.bincount(labels, minlength=n_bins)
+    score = _calinski_harabasz_or_nan(E, labels, f"{n_bins} equal-width sparsity bins")
+    return SparsityGroupingResult(
+        score=score,
+        n_groups=int(np.count_nonzero(group_sizes)),
+        bin_edges=bin_edges,
+        group_sizes=group_sizes,
+        sparsity=sparsity,
+        labels=labels,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Downstream utility
+# --------------------------------------------------------------------------------------------
+
+
+def _check_design_matrices(E_train, E_test):
+    E_train = _as_matrix("E_train", E_train)
+    E_test = _as_matrix("E_test", E_test)
+    if E_train.shape[1] != E_test.shape[1]:
+        raise ValueError(
+            f"E_train and E_test must have the same columns, got {E_train.shape[1]} and "
+            f"{E_test.shape[1]}."
+        )
+    return E_train, E_test
+
+
+def _standardise(E_train, E_test):
+    """z-score with the training split's mean and standard deviation.
+
+    Sparse inputs (raw data) are only scaled, not centred, so they stay sparse; with an
+    intercept in the model centring changes nothing but the penalty on the intercept, which
+    neither scikit-learn model applies.
+    """
+    scaler = StandardScaler(with_mean=not sp.issparse(E_train)).fit(E_train)
+    return scaler.transform(E_train), scaler.transform(E_test)
+
+
+def downstream_regression(
+    E_train, y_train, E_test, y_test, *, alpha: float = 0.0
+) -> float:
+    """R^2 on the test split of a linear regression trained on embeddings (Appendix C.3).
+
+    Raw inputs (sparse matrices with thousands of columns) can be passed in place of the
+    embeddings, for the linear baseline the reviewers asked for.
+
+    Parameters
+    ----------
+    E_train, E_test : {array-like, sparse matrix} of shape (n_train, n_components), (n_test, ...)
+        Embeddings (or raw inputs) of the training and test samples.
+    y_train, y_test : array-like of shape (n_train,), (n_test,)
+        Real-valued targets (IMDB ratings in the paper).
+    alpha : float, default=0.0
+        0 gives ordinary least squares (``LinearRegression``, the paper's "linear regression";
+        predictions do not depend on the scale of the features, so nothing is standardised).
+        ``alpha > 0`` gives ridge regression on standardised features (see ``_standardise``),
+        advisable for raw inputs with more columns than training samples.
+
+    Returns
+    -------
+    float
+        R^2 on the test split.
+
+    Warns
+    -----
+    UndefinedMetricWarning
+        When ``y_test`` is constant (R^2 divides by its variance): NaN.
+    """
+    E_train, E_test = _check_design_matrices(E_train, E_test)
+    y_train = _as_vector("y_train", y_train)
+    y_test = _as_vector("y_test", y_test)
+    _check_same_n_samples("E_train", E_train, "y_train", y_train)
+    _check_same_n_samples("E_test", E_test, "y_test", y_test)
+    alpha = _check_real("alpha", alpha, low=0.0, high=np.inf)
+    if np.all(y_test == y_test[0]):
+        _warn_undefined("R^2 is undefined: y_test is constant.")
+        return np.nan
+    if alpha == 0.0:
+        model = LinearRegression().fit(E_train, y_train)
+    else:
+        E_train, E_test = _standardise(E_train, E_test)
+        model = Ridge(alpha=alpha).fit(E_train, y_train)
+    return float(r2_score(y_test, model.predict(E_test)))
+
+
+def _label_matrix(name: str, Y) -> tuple[np.ndarray, list[Hashable]]:
+    """Labels as a 2-D 0/1 array and their names (DataFrame columns, else 0, 1, ...)."""
+    names = list(Y.columns) if hasattr(Y, "columns") else None
+    Y = np.asarray(Y)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    Y = _as_matrix(name, Y, allow_sparse=False)
+    _check_binary(name, Y)
+    return Y, names if names is not None else list(range(Y.shape[1]))
+
+
+def downstream_classification(
+    E_train, Y_train, E_test, Y_test, *, C: float = 1.0, max_iter: int = 1000
+) -> dict[Hashable, float]:
+    """Average precision per label of logistic regressions trained on embeddings (Appendix C.3).
+
+    One binary L2-regularised logistic regression per label (labels such as diagnoses are not
+    exclusive), fitted with L-BFGS, which accepts sparse input, so raw inputs with thousands of
+    columns can be passed in place of the embeddings (the reviewers' baseline). Features are
+    standardised with the training split's statistics (see ``_standardise``): the penalty
+    depends on their scale, and embeddings of different losses have different scales.
+
+    Parameters
+    ----------
+    E_train, E_test : {array-like, sparse matrix} of shape (n_train, n_components), (n_test, ...)
+        Embeddings (or raw inputs) of the training and test samples.
+    Y_train, Y_test : DataFrame or array-like of shape (n_train, n_labels), (n_test, n_labels)
+        0/1 labels, one column per label (a 1-D array is one label). With DataFrames the
+        labels are the column names, and both must have the same columns.
+    C : float, default=1.0
+        Inverse L2 regularisation strength (scikit-learn's default).
+    max_iter : int, default=1000
+        L-BFGS iterations (scikit-learn's default of 100 often stops short on raw inputs; a
+        ``ConvergenceWarning`` is passed on if 1000 is not enough).
+
+    Returns
+    -------
+    dict
+        Label name -> average precision on the test split (``average_precision_score``).
+
+    Warns
+    -----
+    UndefinedMetricWarning
+        For a label with a single class in ``Y_train`` (no model can be fitted) or no positive
+        in ``Y_test`` (AP undefined): its AP is NaN.
+    """
+    E_train, E_test = _check_design_matrices(E_train, E_test)
+    Y_train, train_names = _label_matrix("Y_train", Y_train)
+    Y_test, test_names = _label_matrix("Y_test", Y_test)
+    _check_same_n_samples("E_train", E_train, "Y_train", Y_train)
+    _check_same_n_samples("E_test", E_test, "Y_test", Y_test)
+    if train_names != test_names:
+        raise ValueError(
+            f"Y_train and Y_test must have the same labels in the same order, got "
+            f"{train_names} and {test_names}."
+        )
+    C = _check_real("C", C, low=0.0, high=np.inf, low_open=True)
+    max_iter = _check_int("max_iter", max_iter, 1)
+    E_train, E_test = _standardise(E_train, E_test)
+    scores: dict[Hashable, float] = {}
+    for column, label in enumerate(train_names):
+        y_train, y_test = Y_train[:, column], Y_test[:, column]
+        if np.unique(y_train).size < 2:
+            _warn_undefined(f"label {label!r} has a single class in Y_train; its AP is NaN.")
+            scores[label] = np.nan
+        elif not np.any(y_test == 1):
+            _warn_undefined(f"label {label!r} has no positive in Y_test; its AP is NaN.")
+            scores[label] = np.nan
+        else:
+            model = LogisticRegression(C=C, max_iter=max_iter).fit(E_train, y_train)
+            scores[label] = float(
+                _sklearn_average_precision(y_test, model.predict_proba(E_test)[:, 1])
+            )
+    return scores
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Distribution of reconstructed values
+# --------------------------------------------------------------------------------------------
+
+
+def reconstruction_distribution(
+    P, threshold: float = 0.5, bins: int = 20
+) -> ReconstructionDistribution:
+    """Histogram of reconstructed probabilities over [0, 1] (the data of Figure 3).
+
+    Parameters
+    ----------
+    P : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Reconstructed probabilities in [0, 1]; implicit zeros of a sparse ``P`` count as 0.
+    threshold : float, default=0.5
+        The mass above it is ``mean(P > threshold)`` (strict, as :func:`contingency_score`).
+    bins : int, default=20
+        Equal-width bins over [0, 1], the last one closed. An even number puts 0.5 on an edge,
+        so the mass above the paper's threshold can be read off the histogram.
+
+    Returns
+    -------
+    ReconstructionDistribution
+        ``.bin_edges``, ``.density`` (as ``np.histogram(P, bins, range=(0, 1), density=True)``),
+        ``.mass_above_threshold``, ``.threshold`` and ``.n_entries``.
+    """
+    P = _as_matrix("P", P)
+    _check_probabilities("P", P)
+    threshold = _check_real("threshold", threshold, low=0.0, high=1.0)
+    bins = _check_int("bins", bins, 1)
+    bin_edges = np.linspace(0.0, 1.0, bins + 1)
+    n_entries = P.shape[0] * P.shape[1]
+    if sp.issparse(P):
+        counts = np.histogram(P.data, bins=bin_edges)[0]
+        counts[0] += n_entries - P.data.size
+        n_above = int(np.count_nonzero(P.data > threshold))
+    else:
+        counts = np.histogram(P, bins=bin_edges)[0]
+        n_above = int(np.count_nonzero(P > threshold))
+    return ReconstructionDistribution(
+        bin_edges=bin_edges,
+        density=counts / (n_entries * np.diff(bin_edges)),
+        mass_above_threshold=n_above / n_entries,
+        threshold=threshold,
+        n_entries=n_entries,
+    )
