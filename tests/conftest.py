@@ -15,7 +15,8 @@ def clustered_binary(n=300, d=40, n_clusters=3, density=0.1, seed=0):
     """Rows drawn from cluster-specific Bernoulli rates; returns a CSR float32 matrix and labels."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(n_clusters, size=n)
-    rates = rng.uniform(0, 2 * density, size=(n_clusters, d))
+    # Each cluster switches a different random subset of features to a high rate: distinct clusters.
+    rates = np.where(rng.random((n_clusters, d)) < 0.25, 3 * density, density / 3)
     dense = (rng.random((n, d)) < rates[labels]).astype(np.float32)
     dense[np.arange(n), rng.integers(d, size=n)] = 1.0  # no empty rows
     return sp.csr_array(dense), labels

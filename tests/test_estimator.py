@@ -1,0 +1,142 @@
+"""SparseAutoencoder: the scikit-learn contract, pipelines, sparse input, bad input."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from spae_core import SparseAutoencoder
+from spae_core.losses import loss_names
+
+SMALL = dict(max_epochs=3, batch_size=16, latent_dim=4, hidden_dims=(8,))
+
+# scikit-learn's common checks generate continuous data (Gaussian blobs, uniform noise); the
+# estimator accepts only 0/1 data and rejects those inputs with a ValueError saying so. These are
+# the checks whose assertions need continuous data to be accepted, or a classifier's
+# predict_proba of shape (n_samples, n_classes):
+CONTINUOUS_DATA = "feeds continuous data; SparseAutoencoder accepts only 0/1 and raises ValueError (tested below)"
+CLASSIFIER_PROBA = "asserts predict_proba has a classifier's shape (n, n_classes); ours returns reconstructions (n, n_features)"
+REAL_ESTIMATOR_XFAIL = {
+    name: CONTINUOUS_DATA
+    for name in [
+        "check_fit_score_takes_y", "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
+        "check_estimators_fit_returns_self", "check_readonly_memmap_input", "check_n_features_in_after_fitting",
+        "check_estimators_dtypes", "check_dtype_object", "check_pipeline_consistency", "check_estimators_nan_inf",
+        "check_estimator_sparse_tag", "check_estimators_pickle", "check_f_contiguous_array_estimator",
+        "check_transformer_data_not_an_array", "check_transformer_general", "check_transformer_preserve_dtypes",
+        "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_fit2d_1feature",
+        "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted", "check_n_features_in",
+        "check_fit2d_predict1d",
+    ]
+}
+REAL_ESTIMATOR_XFAIL.update({"check_estimator_sparse_array": CLASSIFIER_PROBA, "check_estimator_sparse_matrix": CLASSIFIER_PROBA})
+
+
+def _binarize(X):
+    if sp.issparse(X):
+        X = sp.csr_array(X, dtype=np.float64)
+        X.data = (X.data > 0).astype(np.float32)
+        return X
+    return (np.asarray(X, dtype=np.float64) > 0).astype(np.float32)
+
+
+class BinarizedInputAutoencoder(SparseAutoencoder):
+    """Test harness: binarises (x > 0) before the real estimator sees the data.
+
+    It lets scikit-learn's common checks exercise everything but input validation (fitting,
+    cloning, pickling, idempotence, sample-order invariance, dtypes, sparse formats) on data
+    they generate; validation is checked on the real estimator.
+    """
+
+    def fit(self, X, y=None):
+        return super().fit(_binarize(X), y)
+
+    def transform(self, X):
+        return super().transform(_binarize(X))
+
+    def predict_proba(self, X):
+        return super().predict_proba(_binarize(X))
+
+
+HARNESS_XFAIL = {
+    name: "the harness binarises its input, so the data never reaches validation; see the real-estimator run"
+    for name in ["check_positive_only_tag_during_fit", "check_complex_data", "check_estimators_nan_inf", "check_fit_non_negative"]
+}
+HARNESS_XFAIL.update({"check_estimator_sparse_array": CLASSIFIER_PROBA, "check_estimator_sparse_matrix": CLASSIFIER_PROBA})
+
+
+def _expected_failures(estimator):
+    return HARNESS_XFAIL if isinstance(estimator, BinarizedInputAutoencoder) else REAL_ESTIMATOR_XFAIL
+
+
+@parametrize_with_checks(
+    [SparseAutoencoder(**SMALL), BinarizedInputAutoencoder(**SMALL)],
+    expected_failed_checks=_expected_failures,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_fit_transform_predict_shapes(binary_data):
+    X, _ = binary_data
+    ae = SparseAutoencoder(**SMALL).fit(X)
+    Z = ae.transform(X)
+    P = ae.predict_proba(X)
+    assert Z.shape == (X.shape[0], 4) and Z.dtype == np.float32
+    assert P.shape == X.shape and P.min() >= 0 and P.max() <= 1
+    np.testing.assert_allclose(ae.inverse_transform(Z), P, rtol=1e-5, atol=1e-6)
+    assert len(ae.history_) == 3 and ae.n_features_in_ == X.shape[1]
+
+
+@pytest.mark.parametrize("loss", loss_names())
+def test_every_loss_trains(binary_data, loss):
+    X, _ = binary_data
+    ae = SparseAutoencoder(loss=loss, **SMALL).fit(X)
+    assert np.isfinite(ae.history_[-1]["train_loss"])
+    if loss == "multinomial":
+        np.testing.assert_allclose(ae.predict_proba(X).sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_sparse_and_dense_input_give_the_same_model(binary_data):
+    X, _ = binary_data
+    Z_sparse = SparseAutoencoder(**SMALL).fit(X).transform(X)
+    Z_dense = SparseAutoencoder(**SMALL).fit(X.toarray()).transform(X.toarray())
+    np.testing.assert_allclose(Z_sparse, Z_dense, rtol=1e-5, atol=1e-6)
+
+
+def test_explicit_validation_set_and_weights_from_training_rows(binary_data):
+    X, _ = binary_data
+    ae = SparseAutoencoder(loss="wbce", **SMALL).fit(X[:200], X_val=X[200:])
+    from spae_core.losses import positive_weights
+
+    np.testing.assert_allclose(ae.loss_.alpha.numpy(), positive_weights(X[:200]), rtol=1e-6)
+    assert not np.isnan(ae.history_[0]["val_loss"])
+
+
+def test_works_in_a_pipeline(binary_data):
+    X, labels = binary_data
+    y = (labels == 0).astype(int)
+    pipe = make_pipeline(SparseAutoencoder(max_epochs=15, batch_size=32, latent_dim=8), LogisticRegression(max_iter=500))
+    pipe.fit(X[:240], y[:240])
+    # Three clusters with distinct feature rates: the embedding must carry the cluster.
+    assert pipe.score(X[240:], y[240:]) > 0.8
+    assert clone(pipe).get_params()["sparseautoencoder__latent_dim"] == 8
+
+
+def test_bad_input(binary_data):
+    X, _ = binary_data
+    ae = SparseAutoencoder(**SMALL)
+    with pytest.raises(ValueError, match="not 0 or 1"):
+        ae.fit(X.toarray() * 2)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        SparseAutoencoder(validation_fraction=1.0, **SMALL).fit(X)
+    with pytest.raises(ValueError, match="no positive"):
+        ae.fit(np.zeros((10, 5)))
+    ae.fit(X)
+    with pytest.raises(ValueError, match="features"):
+        ae.transform(X[:, :-1])
+    with pytest.raises(ValueError, match="shape"):
+        ae.inverse_transform(np.zeros((3, 5)))

@@ -1,0 +1,95 @@
+"""The Appendix B autoencoder: layout, initialisation, and the sparse input path."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from spae_core.model import Autoencoder, SparseBatch, SparseInputLinear
+from spae_core.train import seeded_model
+
+
+def test_architecture_is_appendix_b():
+    model = Autoencoder(120)
+    linears = [m for m in model.modules() if isinstance(m, (nn.Linear, SparseInputLinear))]
+    sizes = [(m.in_features, m.out_features) for m in linears]
+    assert sizes == [(120, 200), (200, 50), (50, 200), (200, 120)]
+    norms = [m.num_features for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+    assert norms == [200, 50, 200]  # between layers, not on the output
+    assert sum(isinstance(m, nn.ReLU) for m in model.modules()) == 3
+    assert not isinstance(model.decoder[-1], nn.Sequential)  # the output layer emits logits
+
+
+def test_sizes_are_configurable_and_validated():
+    model = Autoencoder(30, hidden_dims=(64, 32), latent_dim=8)
+    x = torch.rand(5, 30)
+    assert model.encode(x).shape == (5, 8)
+    assert model(x).shape == (5, 30)
+    with pytest.raises(ValueError, match="positive integers"):
+        Autoencoder(30, latent_dim=0)
+
+
+def test_xavier_uniform_initialisation():
+    model = seeded_model(500, seed=0)
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, SparseInputLinear)):
+            bound = math.sqrt(6 / (module.in_features + module.out_features))
+            w = module.weight.detach()
+            assert w.abs().max() <= bound
+            assert w.abs().max() > 0.95 * bound  # actually spread over the whole range
+            assert torch.count_nonzero(module.bias) == 0
+
+
+def test_embedding_is_bottleneck_after_batchnorm_and_relu():
+    model = seeded_model(40, seed=1).eval()
+    x = (torch.rand(8, 40) < 0.2).float()
+    z = model.encode(x)
+    assert z.shape == (8, 50) and (z >= 0).all()
+    torch.testing.assert_close(model.decode(z), model(x))
+
+
+def test_same_seed_same_weights_different_seed_different():
+    a, b, c = seeded_model(30, 3), seeded_model(30, 3), seeded_model(30, 4)
+    for (_, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(pa, pb)
+    assert not torch.equal(a.encoder[0][0].weight, c.encoder[0][0].weight)
+
+
+def test_seeded_model_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    seeded_model(10, seed=0)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_sparse_batch_round_trip():
+    rng = np.random.default_rng(0)
+    dense = (rng.random((7, 13)) < 0.3).astype(np.float32)
+    batch = SparseBatch.from_scipy(sp.csr_array(dense))
+    assert batch.shape == (7, 13)
+    np.testing.assert_array_equal(batch.to_dense().numpy(), dense)
+    np.testing.assert_array_equal(batch.transpose.to_dense().numpy(), dense.T)
+
+
+def test_sparse_path_matches_dense_path_values_and_gradients():
+    rng = np.random.default_rng(1)
+    dense = (rng.random((16, 60)) < 0.05).astype(np.float32)
+    dense[0] = 0.0  # an empty row must work too
+    model_sparse, model_dense = seeded_model(60, 5), seeded_model(60, 5)
+    out_sparse = model_sparse(SparseBatch.from_scipy(sp.csr_array(dense)))
+    out_dense = model_dense(torch.from_numpy(dense))
+    torch.testing.assert_close(out_sparse, out_dense, rtol=1e-5, atol=1e-6)
+    out_sparse.square().sum().backward()
+    out_dense.square().sum().backward()
+    for (name, p_sparse), p_dense in zip(model_sparse.named_parameters(), model_dense.parameters()):
+        torch.testing.assert_close(p_sparse.grad, p_dense.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_flops_per_sample_formula():
+    model = Autoencoder(1000)
+    macs = 1000 * 200 + 200 * 50 + 50 * 200 + 200 * 1000
+    assert model.flops_per_sample() == 6 * macs

@@ -1,0 +1,197 @@
+"""Training loop: determinism, early stopping, resumable checkpoints, input checks."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from spae_core.losses import get_loss, positive_weights
+from spae_core.train import TrainConfig, seeded_model, select_device, train
+
+FAST = dict(max_epochs=6, batch_size=32, patience=50)
+
+
+def _split(X):
+    return X[:240], X[240:]
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def _run(X_train, X_val, loss="bce", seed=0, **config):
+    model = seeded_model(X_train.shape[1], seed)
+    result = train(model, get_loss(loss), X_train, X_val, TrainConfig(seed=seed, **{**FAST, **config}), progress=False)
+    return model, result
+
+
+def test_training_reduces_the_loss(binary_data):
+    X_train, X_val = _split(binary_data[0])
+    _, result = _run(X_train, X_val, max_epochs=10)
+    assert result.history[-1]["train_loss"] < 0.7 * result.history[0]["train_loss"]
+    assert [h["epoch"] for h in result.history] == list(range(1, 11))
+    assert all(set(h) == {"epoch", "train_loss", "val_loss", "seconds"} for h in result.history)
+
+
+@pytest.mark.parametrize("input_path", ["sparse", "dense"])
+def test_same_seed_same_weights_and_losses(binary_data, input_path):
+    X_train, X_val = _split(binary_data[0])
+    model_a, result_a = _run(X_train, X_val, input_path=input_path)
+    model_b, result_b = _run(X_train, X_val, input_path=input_path)
+    _assert_same_weights(_weights(model_a), _weights(model_b))
+    assert [h["train_loss"] for h in result_a.history] == [h["train_loss"] for h in result_b.history]
+    _, result_c = _run(X_train, X_val, input_path=input_path, seed=1)
+    assert result_c.history[-1]["train_loss"] != result_a.history[-1]["train_loss"]
+
+
+def test_sparse_and_dense_paths_train_the_same_model(binary_data):
+    X_train, X_val = _split(binary_data[0])
+    _, sparse_result = _run(X_train, X_val, input_path="sparse")
+    _, dense_result = _run(X_train, X_val, input_path="dense")
+    np.testing.assert_allclose(
+        [h["val_loss"] for h in sparse_result.history], [h["val_loss"] for h in dense_result.history], rtol=1e-4
+    )
+
+
+def test_interrupted_run_resumes_to_identical_weights(binary_data, tmp_path):
+    X_train, X_val = _split(binary_data[0])
+    loss = get_loss("wbce", alpha=positive_weights(X_train))
+    config = TrainConfig(**FAST)
+    uninterrupted = seeded_model(X_train.shape[1], 0)
+    train(uninterrupted, loss, X_train, X_val, config, progress=False)
+
+    def interrupt(record):
+        if record["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    model = seeded_model(X_train.shape[1], 0)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, loss, X_train, X_val, config, checkpoint=checkpoint, progress=False, on_epoch_end=interrupt)
+    assert checkpoint.exists()
+    assert list(checkpoint.parent.iterdir()) == [checkpoint]  # no temporary file left behind
+
+    # A fresh process would start from a freshly initialised model: use a different seed's to be sure.
+    resumed = seeded_model(X_train.shape[1], 99)
+    result = train(resumed, loss, X_train, X_val, config, checkpoint=checkpoint, progress=False)
+    assert result.resumed_from_epoch == 3
+    assert len(result.history) == FAST["max_epochs"]
+    _assert_same_weights(_weights(uninterrupted), _weights(resumed))
+
+    # A finished checkpoint returns at once with the same weights.
+    again = seeded_model(X_train.shape[1], 7)
+    result_again = train(again, loss, X_train, X_val, config, checkpoint=checkpoint, progress=False)
+    assert result_again.resumed_from_epoch == FAST["max_epochs"]
+    _assert_same_weights(_weights(uninterrupted), _weights(again))
+
+
+def test_checkpoint_loads_with_weights_only(binary_data, tmp_path):
+    X_train, X_val = _split(binary_data[0])
+    checkpoint = tmp_path / "ckpt.pt"
+    model = seeded_model(X_train.shape[1], 0)
+    train(model, get_loss("bce"), X_train, X_val, TrainConfig(max_epochs=2), checkpoint=checkpoint, progress=False)
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["finished"] and len(state["history"]) == 2
+
+
+def test_checkpoint_with_other_config_is_refused(binary_data, tmp_path):
+    X_train, X_val = _split(binary_data[0])
+    checkpoint = tmp_path / "ckpt.pt"
+    train(seeded_model(X_train.shape[1], 0), get_loss("bce"), X_train, X_val, TrainConfig(max_epochs=2),
+          checkpoint=checkpoint, progress=False)
+    with pytest.raises(ValueError, match="different config|written with config"):
+        train(seeded_model(X_train.shape[1], 0), get_loss("bce"), X_train, X_val, TrainConfig(max_epochs=3),
+              checkpoint=checkpoint, progress=False)
+
+
+def test_early_stopping_restores_the_best_epoch(binary_data):
+    X_train, X_val = _split(binary_data[0])
+    # A high learning rate on few rows overfits fast, so the validation loss turns up.
+    model, result = _run(X_train[:60], X_val, max_epochs=60, patience=3, learning_rate=3e-2, batch_size=16)
+    val = [h["val_loss"] for h in result.history]
+    assert result.stopped_early
+    assert result.best_epoch == int(np.argmin(val)) + 1
+    assert len(val) == result.best_epoch + 3
+    # The model holds the best epoch's weights: the same as a run that simply stops there.
+    replay, _ = _run(X_train[:60], X_val, max_epochs=result.best_epoch, patience=100, learning_rate=3e-2, batch_size=16)
+    _assert_same_weights(_weights(model), _weights(replay))
+
+
+def test_without_validation_trains_all_epochs(binary_data):
+    X_train, _ = _split(binary_data[0])
+    _, result = _run(X_train, None, max_epochs=3)
+    assert len(result.history) == 3 and result.best_epoch == 3 and not result.stopped_early
+    assert all(np.isnan(h["val_loss"]) for h in result.history)
+
+
+def test_single_sample_last_batch_is_merged_not_dropped(binary_data):
+    X = binary_data[0]
+    # 33 rows with batch size 32: the last batch of one is merged; every row is trained on.
+    _, result = _run(X[:33], None, max_epochs=1, batch_size=32)
+    assert np.isfinite(result.history[0]["train_loss"])
+
+
+def test_paper_preset():
+    assert TrainConfig.paper().learning_rate == 1e-6
+    assert TrainConfig.paper(batch_size=64).batch_size == 64
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"batch_size": 1}, "batch_size"),
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"patience": 0}, "patience"),
+        ({"input_path": "csr"}, "input_path"),
+    ],
+)
+def test_bad_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_bad_data_gets_clear_errors(binary_data):
+    X = binary_data[0].toarray()
+    model = seeded_model(X.shape[1], 0)
+    loss = get_loss("bce")
+    bad = X.copy()
+    bad[3, 4] = 0.5
+    with pytest.raises(ValueError, match=r"X_train has 1 entries that are not 0 or 1 \(first at row 3, column 4"):
+        train(model, loss, bad, progress=False)
+    nan = X.copy()
+    nan[1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        train(model, loss, nan, progress=False)
+    with pytest.raises(ValueError, match="no positive entries"):
+        train(model, loss, np.zeros_like(X), progress=False)
+    with pytest.raises(ValueError, match="features"):
+        train(model, loss, X[:, :-1], progress=False)
+    with pytest.raises(ValueError, match="X_val has 39 features"):
+        train(model, loss, X, X[:, :-1], progress=False)
+    with pytest.raises(ValueError, match="at least 2"):
+        train(model, loss, X[:1], progress=False)
+    with pytest.raises(ValueError, match="per-feature weights"):
+        train(model, get_loss("wbce", alpha=np.full(7, 2.0)), X, progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        train(model, loss, sp.csr_array((0, X.shape[1])), progress=False)
+
+
+def test_divergence_is_reported_not_hidden(binary_data):
+    X_train, _ = _split(binary_data[0])
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        _run(X_train, None, max_epochs=3, learning_rate=1e30)
+
+
+def test_device_selection():
+    assert select_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            select_device("cuda")
+        assert select_device().type in ("cpu", "mps")
