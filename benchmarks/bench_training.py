@@ -1,0 +1,90 @@
+"""Training throughput of the dense-batch and sparse-input paths, as a share of this machine's GEMM rate.
+
+For each width d, binary data of density 0.02 are trained for one epoch with batch size 256 through
+the real training loop (spae_core.train.train), once per input path, alternating the paths and
+keeping the best of several repeats, since these machines are shared and noisy. Throughput is
+reported in samples/s and as model FLOPs per sample x samples/s divided by the float32
+matrix-multiply rate measured in the same run.
+
+Model FLOPs follow the usual convention of 6 per weight per sample (2 forward, 4 backward) for the
+dense network; the sparse path does less arithmetic for the same model, so its share can exceed
+what a dense loop could reach.
+
+    python benchmarks/bench_training.py            # d = 1,000, 5,000, 17,770
+    python benchmarks/bench_training.py --quick    # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from spae_core.losses import get_loss
+from spae_core.train import TrainConfig, seeded_model, train
+
+
+def gemm_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
+    """Best-of-3 float32 GEMM rate of this machine, in FLOP/s."""
+    a = torch.randn(size, size)
+    b = torch.randn(size, size)
+    for _ in range(3):
+        a @ b
+    best = 0.0
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - started))
+    return best
+
+
+def random_binary(n: int, d: int, density: float, seed: int) -> sp.csr_array:
+    X = sp.random_array((n, d), density=density, format="csr", dtype=np.float32, rng=np.random.default_rng(seed))
+    X.data[:] = 1.0
+    return X
+
+
+def epoch_throughput(X: sp.csr_array, input_path: str, batch_size: int) -> float:
+    """Samples per second of one training epoch (BCE loss, fresh model)."""
+    model = seeded_model(X.shape[1], seed=0)
+    config = TrainConfig(max_epochs=1, batch_size=batch_size, input_path=input_path)
+    result = train(model, get_loss("bce"), X, None, config, device="cpu", progress=False)
+    return X.shape[0] / result.history[0]["seconds"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=[1000, 5000, 17770])
+    parser.add_argument("--density", type=float, default=0.02)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batches", type=int, default=24, help="batches per timed epoch")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="d = 1,000 only, one repeat")
+    args = parser.parse_args()
+    if args.quick:
+        args.widths, args.repeats, args.batches = [1000], 1, 8
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
+    gemm = gemm_flops_per_second()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32 GEMM: {gemm / 1e9:.1f} GFLOP/s")
+    print(f"{'d':>7} {'path':>7} {'samples/s':>10} {'GFLOP/s':>8} {'of GEMM':>8}")
+    for d in args.widths:
+        X = random_binary(args.batch_size * args.batches, d, args.density, seed=d)
+        flops = seeded_model(d, 0).flops_per_sample()
+        epoch_throughput(X[: 2 * args.batch_size], "dense", args.batch_size)  # warm-up
+        best = {"dense": 0.0, "sparse": 0.0}
+        for _ in range(args.repeats):
+            for path in best:
+                best[path] = max(best[path], epoch_throughput(X, path, args.batch_size))
+        for path, rate in best.items():
+            print(f"{d:>7} {path:>7} {rate:>10.0f} {rate * flops / 1e9:>8.1f} {rate * flops / gemm:>8.1%}")
+        print(f"{d:>7} sparse/dense speed ratio: {best['sparse'] / best['dense']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
