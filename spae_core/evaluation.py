@@ -1,0 +1,139 @@
+"""All of the paper's metrics (Section 4.2, Appendix C) for one trained model on one data split.
+
+:func:`evaluate` returns one tidy record, a flat dict that becomes a DataFrame row, with the
+seconds each metric took. Reconstruction and embedding metrics are computed on the test rows;
+the downstream models are fitted on the training rows' embeddings and scored on the test rows'.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+
+from . import metrics
+
+__all__ = ["evaluate"]
+
+
+@contextmanager
+def _timed(record: dict, name: str):
+    started = time.perf_counter()
+    yield
+    record[f"seconds_{name}"] = time.perf_counter() - started
+
+
+def _task_kind(task: str | None, targets) -> str:
+    if task is None:
+        if targets.shape[1] == 0:
+            return "none"
+        binary = all(set(np.unique(targets[c].to_numpy())) <= {0, 1} for c in targets.columns)
+        return "classification" if binary else "regression"
+    kind = str(task).split(":", 1)[0].strip().lower()
+    return kind if kind in ("regression", "classification") else "none"
+
+
+def evaluate(
+    estimator,
+    split,
+    *,
+    task: str | None = None,
+    threshold: float = 0.5,
+    n_neighbors: int = 15,
+    min_samples: int = 5,
+    n_sparsity_bins: int = 10,
+) -> dict:
+    """Evaluate one fitted model on one split.
+
+    Parameters
+    ----------
+    estimator : fitted SparseAutoencoder, or any object with ``transform`` (embeddings) and
+        ``predict_proba`` (reconstruction probabilities)
+    split : spae_core.datasets.DatasetSplit
+        Its ``test`` part is evaluated; its ``train`` part fits the downstream models.
+    task : str, optional
+        ``"regression: ..."``, ``"classification: ..."`` or ``"none"`` (a dataset's ``task``).
+        By default inferred from the targets: classification if every target column is 0/1,
+        regression otherwise, none without targets.
+    threshold : float, default=0.5
+        Binarisation threshold of the contingency score and the Figure 3 mass (the paper's t).
+    n_neighbors : int, default=15
+        ``k`` of trustworthiness (Appendix C).
+    min_samples : int, default=5
+        DBSCAN's ``min_samples``; ``eps`` follows the rule of
+        :func:`spae_core.metrics.calinski_harabasz_dbscan`.
+    n_sparsity_bins : int, default=10
+        Equal-width per-sample sparsity bins (Appendix C).
+
+    Returns
+    -------
+    dict
+        ``ap_macro``, ``ap_micro``, ``ap_features_skipped``, ``contingency``,
+        ``contingency_pairs``, ``mass_above_threshold``, ``trustworthiness``, ``ch_dbscan``,
+        ``dbscan_clusters``, ``dbscan_eps``, ``dbscan_noise_fraction``, ``ch_sparsity``,
+        ``sparsity_groups``; with a regression target ``r2_<target>``, with labels
+        ``ap_label_<label>`` and ``ap_label_mean``; ``n_test``; and ``seconds_<metric>`` for
+        each. Undefined metrics are NaN (with a warning from the metric), never an exception.
+    """
+    test, train = split.test, split.train
+    record: dict = {"n_test": int(test.X.shape[0])}
+
+    with _timed(record, "inference"):
+        P = estimator.predict_proba(test.X)
+        E_test = estimator.transform(test.X)
+
+    with _timed(record, "average_precision"):
+        macro = metrics.average_precision(test.X, P, average="macro")
+        record["ap_macro"] = macro.score
+        record["ap_features_skipped"] = macro.n_skipped
+        record["ap_micro"] = metrics.average_precision(test.X, P, average="micro").score
+    with _timed(record, "contingency"):
+        contingency = metrics.contingency_score(test.X, P, threshold=threshold)
+        record["contingency"] = contingency.score
+        record["contingency_pairs"] = contingency.n_pairs_used
+    with _timed(record, "reconstruction_distribution"):
+        record["mass_above_threshold"] = metrics.reconstruction_distribution(P, threshold=threshold).mass_above_threshold
+    with _timed(record, "trustworthiness"):
+        record["trustworthiness"] = _trustworthiness_or_nan(test.X, E_test, n_neighbors)
+    with _timed(record, "ch_dbscan"):
+        clusters = metrics.calinski_harabasz_dbscan(E_test, min_samples=min_samples)
+        record.update(
+            ch_dbscan=clusters.score,
+            dbscan_clusters=clusters.n_clusters,
+            dbscan_eps=clusters.eps,
+            dbscan_noise_fraction=clusters.noise_fraction,
+        )
+    with _timed(record, "ch_sparsity"):
+        groups = metrics.calinski_harabasz_sparsity(E_test, test.X, n_bins=n_sparsity_bins)
+        record.update(ch_sparsity=groups.score, sparsity_groups=groups.n_groups)
+
+    kind = _task_kind(task, train.targets)
+    if kind != "none" and train.targets.shape[1] > 0:
+        with _timed(record, "downstream"):
+            E_train = estimator.transform(train.X)
+            if kind == "regression":
+                for column in train.targets.columns:
+                    record[f"r2_{column}"] = metrics.downstream_regression(
+                        E_train, train.targets[column].to_numpy(), E_test, test.targets[column].to_numpy()
+                    )
+            else:
+                scores = metrics.downstream_classification(E_train, train.targets, E_test, test.targets)
+                for label, score in scores.items():
+                    record[f"ap_label_{label}"] = score
+                record["ap_label_mean"] = float(np.nanmean(list(scores.values()))) if scores else float("nan")
+    return record
+
+
+def _trustworthiness_or_nan(X, E, n_neighbors: int) -> float:
+    # Trustworthiness is undefined for n_neighbors >= n/2; a small test split must not stop a book.
+    if n_neighbors >= X.shape[0] / 2:
+        warnings.warn(
+            f"trustworthiness needs n_neighbors < n_samples / 2; the test split has {X.shape[0]} rows "
+            f"for n_neighbors={n_neighbors}. Recorded as NaN.",
+            metrics.UndefinedMetricWarning,
+            stacklevel=3,
+        )
+        return float("nan")
+    return float(metrics.trustworthiness(X, E, n_neighbors=n_neighbors))

@@ -1,0 +1,75 @@
+"""evaluate(): one record with every metric of the paper, matching the metric functions called directly."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spae_core import SparseAutoencoder, metrics
+from spae_core.datasets.dataset import BinaryDataset
+from spae_core.evaluation import evaluate
+
+from conftest import clustered_binary
+
+
+def _dataset(targets, task, n=400):
+    X, labels = clustered_binary(n=n, d=50, seed=3)
+    frame = targets(labels) if targets else None
+    return BinaryDataset(name="toy", X=X, feature_names=[f"f{i}" for i in range(50)], row_ids=np.arange(n),
+                         targets=frame, task=task)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    ds = _dataset(lambda l: pd.DataFrame({"a": (l == 0).astype(int), "b": (l == 1).astype(int)}), "classification: a, b")
+    split = ds.split(seed=0)
+    ae = SparseAutoencoder(max_epochs=5, batch_size=64, latent_dim=8).fit(split.train.X, X_val=split.val.X)
+    return ds, split, ae
+
+
+def test_record_matches_the_metric_functions(fitted):
+    ds, split, ae = fitted
+    record = evaluate(ae, split, task=ds.task)
+    P, E = ae.predict_proba(split.test.X), ae.transform(split.test.X)
+    assert record["ap_macro"] == metrics.average_precision(split.test.X, P).score
+    assert record["ap_micro"] == metrics.average_precision(split.test.X, P, average="micro").score
+    assert record["contingency"] == metrics.contingency_score(split.test.X, P).score
+    assert record["trustworthiness"] == pytest.approx(metrics.trustworthiness(split.test.X, E, n_neighbors=15))
+    assert record["ch_sparsity"] == pytest.approx(metrics.calinski_harabasz_sparsity(E, split.test.X).score)
+    assert record["mass_above_threshold"] == metrics.reconstruction_distribution(P).mass_above_threshold
+    expected = metrics.downstream_classification(ae.transform(split.train.X), split.train.targets, E, split.test.targets)
+    assert record["ap_label_a"] == pytest.approx(expected["a"]) and record["ap_label_b"] == pytest.approx(expected["b"])
+    assert record["ap_label_mean"] == pytest.approx(np.mean(list(expected.values())))
+    assert record["n_test"] == split.test.X.shape[0]
+    timings = [k for k in record if k.startswith("seconds_")]
+    assert {"seconds_average_precision", "seconds_trustworthiness", "seconds_downstream"} <= set(timings)
+    assert all(record[k] >= 0 for k in timings)
+    pd.DataFrame([record])  # a tidy row
+
+
+def test_task_is_inferred_from_targets(fitted):
+    ds, split, ae = fitted
+    assert evaluate(ae, split).keys() == evaluate(ae, split, task=ds.task).keys()
+
+
+def test_regression_target_gives_r2():
+    ds = _dataset(lambda l: pd.DataFrame({"rating": l * 1.5 + 0.25}), "regression: rating")
+    split = ds.split(seed=0)
+    ae = SparseAutoencoder(max_epochs=3, batch_size=64, latent_dim=8).fit(split.train.X, X_val=split.val.X)
+    record = evaluate(ae, split)
+    expected = metrics.downstream_regression(ae.transform(split.train.X), split.train.targets["rating"].to_numpy(),
+                                             ae.transform(split.test.X), split.test.targets["rating"].to_numpy())
+    assert record["r2_rating"] == pytest.approx(expected)
+
+
+def test_no_targets_no_downstream_and_small_test_split_is_nan_not_an_error():
+    ds = _dataset(None, "none", n=60)
+    split = ds.split(seed=0)
+    ae = SparseAutoencoder(max_epochs=2, batch_size=16, latent_dim=4).fit(split.train.X, X_val=split.val.X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = evaluate(ae, split)
+    assert np.isnan(record["trustworthiness"])  # 9 test rows < 2 * 15 neighbours
+    assert any("n_neighbors" in str(w.message) for w in caught)
+    assert not any(k.startswith(("r2_", "ap_label")) for k in record)
