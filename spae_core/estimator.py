@@ -54,6 +54,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     history_ : list of dict
         Per-epoch ``train_loss``, ``val_loss``, ``seconds``.
     best_epoch_ : int
+    stopped_early_ : bool
     n_features_in_ : int
     """
 
@@ -112,7 +113,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         order = np.random.default_rng(seed).permutation(X.shape[0])
         return X[np.sort(order[n_val:])], X[np.sort(order[:n_val])]
 
-    def fit(self, X, y=None, X_val=None):
+    def fit(self, X, y=None, X_val=None, checkpoint=None):
         """Train on the rows of ``X``.
 
         Parameters
@@ -122,6 +123,9 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         X_val : array-like or sparse matrix, optional
             Validation rows for early stopping; if omitted, ``validation_fraction`` of ``X`` is
             held out.
+        checkpoint : path, optional
+            Per-epoch checkpoint file; an interrupted ``fit`` with the same data, parameters and
+            checkpoint resumes where it stopped (see :func:`spae_core.train.train`).
 
         Returns
         -------
@@ -152,9 +156,12 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
             input_path=self.input_path,
         )
         self.model_ = seeded_model(X.shape[1], seed, hidden_dims=tuple(self.hidden_dims), latent_dim=self.latent_dim)
-        result = train(self.model_, self.loss_, X_train, X_val, config, device=self.device, progress=self.verbose)
+        result = train(
+            self.model_, self.loss_, X_train, X_val, config, device=self.device, checkpoint=checkpoint, progress=self.verbose
+        )
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
+        self.stopped_early_ = result.stopped_early
         self.device_ = result.device
         return self
 

@@ -44,7 +44,8 @@ def evaluate(
     n_neighbors: int = 15,
     min_samples: int = 5,
     n_sparsity_bins: int = 10,
-) -> dict:
+    return_distribution: bool = False,
+):
     """Evaluate one fitted model on one split.
 
     Parameters
@@ -66,6 +67,8 @@ def evaluate(
         :func:`spae_core.metrics.calinski_harabasz_dbscan`.
     n_sparsity_bins : int, default=10
         Equal-width per-sample sparsity bins (Appendix C).
+    return_distribution : bool, default=False
+        Also return the histogram of the test reconstructions (Figure 3).
 
     Returns
     -------
@@ -76,6 +79,8 @@ def evaluate(
         ``sparsity_groups``; with a regression target ``r2_<target>``, with labels
         ``ap_label_<label>`` and ``ap_label_mean``; ``n_test``; and ``seconds_<metric>`` for
         each. Undefined metrics are NaN (with a warning from the metric), never an exception.
+    spae_core.metrics.ReconstructionDistribution
+        Only with ``return_distribution=True``.
     """
     test, train = split.test, split.train
     record: dict = {"n_test": int(test.X.shape[0])}
@@ -94,7 +99,8 @@ def evaluate(
         record["contingency"] = contingency.score
         record["contingency_pairs"] = contingency.n_pairs_used
     with _timed(record, "reconstruction_distribution"):
-        record["mass_above_threshold"] = metrics.reconstruction_distribution(P, threshold=threshold).mass_above_threshold
+        distribution = metrics.reconstruction_distribution(P, threshold=threshold)
+        record["mass_above_threshold"] = distribution.mass_above_threshold
     with _timed(record, "trustworthiness"):
         record["trustworthiness"] = _trustworthiness_or_nan(test.X, E_test, n_neighbors)
     with _timed(record, "ch_dbscan"):
@@ -123,7 +129,7 @@ def evaluate(
                 for label, score in scores.items():
                     record[f"ap_label_{label}"] = score
                 record["ap_label_mean"] = float(np.nanmean(list(scores.values()))) if scores else float("nan")
-    return record
+    return (record, distribution) if return_distribution else record
 
 
 def _trustworthiness_or_nan(X, E, n_neighbors: int) -> float:

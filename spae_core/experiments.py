@@ -1,0 +1,286 @@
+"""The experiment grid (datasets x losses x seeds) and its results store.
+
+Each run is described by a :class:`RunSpec`; its results live in their own directory under
+``<results_dir>/runs/``, named by the spec's content hash, so that
+
+- a finished run (``record.json`` present) is never redone: re-running a grid skips it;
+- an interrupted run resumes from its per-epoch checkpoint with the same final weights;
+- changing anything that affects a run (a hyper-parameter, the dataset rule, the seed) gives a
+  new directory instead of silently reusing a stale result.
+
+A run directory holds ``spec.json``, ``model.pt`` (the trained weights, a ``state_dict``),
+``history.json`` (per-epoch losses and seconds), ``distribution.json`` (the Figure 3 histogram)
+and ``record.json`` (spec, metrics, timings, device, versions), written last and atomically.
+
+Grids run in parallel through joblib (``n_jobs``); with joblib's Dask backend the same code runs on
+a Dask cluster. Each run pins its torch thread count (``threads_per_run``), so a parallel grid
+gives the same numbers as a serial one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from . import __version__
+from .datasets import load
+from .estimator import SparseAutoencoder
+from .evaluation import evaluate
+from .losses import DEFAULT_BETA
+
+__all__ = ["RunSpec", "load_histories", "load_records", "run_grid", "run_one", "subsample_rows"]
+
+#: Bumped when the meaning of a stored run changes (what is trained or measured), so that old
+#: results are not mixed with new ones.
+STORE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines one training run and its evaluation.
+
+    Parameters
+    ----------
+    dataset : str
+        A name from :func:`spae_core.datasets.list_datasets`.
+    loss : str
+        A name from :func:`spae_core.losses.loss_names`.
+    seed : int
+        Seeds the initial weights and the sample order.
+    split_seed : int, default=0
+        Seeds the train/validation/test split; fixed across model seeds so that seeds measure
+        the variance of training, not of the split.
+    max_rows : int, optional
+        Keep at most this many rows of the dataset (a seeded random subset, drawn before
+        splitting with ``split_seed``) so that a preset fits its time budget.
+    loss_params : tuple of (name, value) pairs
+        Extra keyword arguments of the loss, as a sorted tuple so that the spec stays hashable.
+    beta, learning_rate, batch_size, max_epochs, patience, latent_dim, hidden_dims
+        See :class:`spae_core.SparseAutoencoder`.
+    """
+
+    dataset: str
+    loss: str
+    seed: int
+    split_seed: int = 0
+    max_rows: int | None = None
+    loss_params: tuple = ()
+    beta: float = DEFAULT_BETA
+    learning_rate: float = 1e-3
+    batch_size: int = 256
+    max_epochs: int = 200
+    patience: int = 10
+    latent_dim: int = 50
+    hidden_dims: tuple = (200,)
+
+    def __post_init__(self):
+        object.__setattr__(self, "loss_params", tuple(sorted(dict(self.loss_params).items())))
+        object.__setattr__(self, "hidden_dims", tuple(int(h) for h in self.hidden_dims))
+
+    def as_dict(self) -> dict:
+        spec = asdict(self)
+        spec["loss_params"] = dict(self.loss_params)
+        spec["hidden_dims"] = list(self.hidden_dims)
+        return spec
+
+    @property
+    def key(self) -> str:
+        """Content hash of the spec (and of the store version)."""
+        payload = json.dumps({"store_version": STORE_VERSION, **self.as_dict()}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.dataset}__{self.loss}__seed{self.seed}__{self.key}"
+
+    def estimator(self, device=None, verbose: bool = False) -> SparseAutoencoder:
+        return SparseAutoencoder(
+            loss=self.loss,
+            loss_params=dict(self.loss_params) or None,
+            latent_dim=self.latent_dim,
+            hidden_dims=self.hidden_dims,
+            beta=self.beta,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            device=device,
+            random_state=self.seed,
+            verbose=verbose,
+        )
+
+
+def subsample_rows(dataset, max_rows: int | None, seed: int):
+    """At most ``max_rows`` rows of ``dataset``: a seeded random subset, kept in source order."""
+    if max_rows is None or dataset.shape[0] <= max_rows:
+        return dataset
+    rows = np.sort(np.random.default_rng(seed).choice(dataset.shape[0], size=max_rows, replace=False))
+    return dataset.subset(rows, rule=f"a random subset of {max_rows} rows (numpy default_rng({seed}))")
+
+
+def _atomic_write_json(obj, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(obj, handle, indent=1, default=_json_default)
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")
+
+
+def _versions() -> dict:
+    import scipy
+    import sklearn
+
+    return {"spae": __version__, "torch": torch.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__, "pandas": pd.__version__, "python": platform.python_version()}
+
+
+def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | None = None,
+            cache_dir=None, progress: bool = False) -> dict:
+    """Train and evaluate one run, or return its stored record if it already finished.
+
+    Parameters
+    ----------
+    spec : RunSpec
+    results_dir : path
+        Root of the results store.
+    device : str, optional
+        Training device; default CUDA, then MPS, then CPU.
+    threads_per_run : int, optional
+        torch CPU threads for this run (results depend on it); default: leave as is.
+    cache_dir : path, optional
+        Dataset cache (see :func:`spae_core.datasets.load`).
+    progress : bool
+        Show the per-run training progress bar.
+
+    Returns
+    -------
+    dict
+        The run's record (also stored as ``record.json``).
+    """
+    run_dir = Path(results_dir) / "runs" / spec.run_name
+    record_path = run_dir / "record.json"
+    if record_path.exists():
+        return json.loads(record_path.read_text())
+    if threads_per_run is not None:
+        torch.set_num_threads(int(threads_per_run))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_write_json(spec.as_dict(), run_dir / "spec.json")
+
+    dataset = subsample_rows(load(spec.dataset, cache_dir=cache_dir), spec.max_rows, spec.split_seed)
+    split = dataset.split(seed=spec.split_seed)
+    started = time.perf_counter()
+    estimator = spec.estimator(device=device, verbose=progress)
+    estimator.fit(split.train.X, X_val=split.val.X, checkpoint=run_dir / "checkpoint.pt")
+    train_seconds = sum(h["seconds"] for h in estimator.history_)
+    torch.save({k: v.cpu() for k, v in estimator.model_.state_dict().items()}, run_dir / "model.pt")
+    _atomic_write_json(estimator.history_, run_dir / "history.json")
+
+    metrics, distribution = evaluate(estimator, split, task=dataset.task, return_distribution=True)
+    _atomic_write_json(
+        {"bin_edges": distribution.bin_edges, "density": distribution.density,
+         "mass_above_threshold": distribution.mass_above_threshold, "threshold": distribution.threshold},
+        run_dir / "distribution.json",
+    )
+    record = {
+        **{k: v for k, v in spec.as_dict().items() if k not in ("loss_params", "hidden_dims")},
+        "loss_params": json.dumps(dict(spec.loss_params), sort_keys=True),
+        "key": spec.key,
+        "run_name": spec.run_name,
+        "task": dataset.task,
+        "n_samples": dataset.shape[0],
+        "n_features": dataset.shape[1],
+        "dataset_sparsity": dataset.sparsity,
+        "n_train": split.train.X.shape[0],
+        "n_val": split.val.X.shape[0],
+        "epochs": len(estimator.history_),
+        "best_epoch": estimator.best_epoch_,
+        "stopped_early": estimator.stopped_early_,
+        "best_val_loss": float(estimator.history_[estimator.best_epoch_ - 1]["val_loss"]),
+        "train_seconds": train_seconds,
+        "run_seconds": time.perf_counter() - started,
+        "device": estimator.device_,
+        "torch_threads": torch.get_num_threads(),
+        "versions": json.dumps(_versions(), sort_keys=True),
+        **metrics,
+    }
+    _atomic_write_json(record, record_path)
+    (run_dir / "checkpoint.pt").unlink(missing_ok=True)
+    return record
+
+
+def run_grid(specs, results_dir, *, n_jobs: int = 1, threads_per_run: int | None = None, device=None,
+             cache_dir=None, progress: bool = True) -> pd.DataFrame:
+    """Run every spec not yet finished, ``n_jobs`` at a time, and return all their records.
+
+    Parameters
+    ----------
+    specs : iterable of RunSpec
+    results_dir : path
+    n_jobs : int, default=1
+        Parallel runs (joblib processes). To run on a Dask cluster, call inside
+        ``with joblib.parallel_config(backend="dask"):`` with a ``distributed.Client`` open.
+    threads_per_run : int, optional
+        torch threads per run. Default: 1 when ``n_jobs > 1`` (so runs do not fight over
+        cores), else unchanged. Set it explicitly to compare serial and parallel grids.
+    device, cache_dir, progress
+        See :func:`run_one`; ``progress`` shows one bar over the grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per spec, in the order given.
+    """
+    specs = list(specs)
+    if threads_per_run is None and n_jobs != 1:
+        threads_per_run = 1
+    results_dir = Path(results_dir)
+    pending = [s for s in specs if not (results_dir / "runs" / s.run_name / "record.json").exists()]
+    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="runs", unit="run",
+                disable=not progress or bool(os.environ.get("TQDM_DISABLE")))
+    try:
+        jobs = (delayed(run_one)(s, results_dir, device=device, threads_per_run=threads_per_run, cache_dir=cache_dir)
+                for s in pending)
+        for _ in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs):
+            bar.update(1)
+    finally:
+        bar.close()
+    return pd.DataFrame([run_one(s, results_dir) for s in specs])
+
+
+def load_records(results_dir) -> pd.DataFrame:
+    """Every finished run's record under ``results_dir``."""
+    paths = sorted(Path(results_dir).glob("runs/*/record.json"))
+    return pd.DataFrame([json.loads(p.read_text()) for p in paths])
+
+
+def load_histories(results_dir, specs=None) -> pd.DataFrame:
+    """Per-epoch histories (long format) of the given specs, or of every finished run."""
+    if specs is None:
+        run_dirs = sorted(p.parent for p in Path(results_dir).glob("runs/*/record.json"))
+    else:
+        run_dirs = [Path(results_dir) / "runs" / s.run_name for s in specs]
+    frames = []
+    for run_dir in run_dirs:
+        spec = json.loads((run_dir / "spec.json").read_text())
+        history = pd.DataFrame(json.loads((run_dir / "history.json").read_text()))
+        frames.append(history.assign(dataset=spec["dataset"], loss=spec["loss"], seed=spec["seed"], run_name=run_dir.name))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

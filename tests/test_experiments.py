@@ -1,0 +1,59 @@
+"""The experiment grid: runs keyed by content, skipped when finished, parallel equal to serial."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from spae_core.experiments import RunSpec, load_histories, load_records, run_grid, run_one
+
+TINY = dict(max_rows=400, max_epochs=2, batch_size=64, latent_dim=8, hidden_dims=(16,))
+VOLATILE = ("seconds", "run_seconds", "train_seconds")
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("dataset-cache")
+
+
+def _stable(frame):
+    return frame[[c for c in frame.columns if not c.startswith(VOLATILE)]]
+
+
+def test_key_depends_on_everything_that_changes_a_run():
+    base = RunSpec("thyroid", "focal", 0, **TINY)
+    assert base.key == RunSpec("thyroid", "focal", 0, **TINY).key
+    changed = [
+        RunSpec("thyroid", "focal", 1, **TINY),
+        RunSpec("thyroid", "bce", 0, **TINY),
+        RunSpec("thyroid", "focal", 0, **{**TINY, "max_epochs": 3}),
+        RunSpec("thyroid", "focal", 0, loss_params={"gamma": 1.0}, **TINY),
+        RunSpec("thyroid", "focal", 0, split_seed=1, **TINY),
+    ]
+    assert len({base.key, *(spec.key for spec in changed)}) == 1 + len(changed)
+    # loss_params order does not matter
+    assert RunSpec("t", "focal", 0, loss_params={"a": 1, "b": 2}).key == RunSpec("t", "focal", 0, loss_params={"b": 2, "a": 1}).key
+
+
+def test_run_stores_everything_and_is_not_redone(tmp_path, cache_dir):
+    spec = RunSpec("thyroid", "wbce", 0, **TINY)
+    record = run_one(spec, tmp_path, cache_dir=cache_dir)
+    run_dir = tmp_path / "runs" / spec.run_name
+    assert {p.name for p in run_dir.iterdir()} == {"spec.json", "model.pt", "history.json", "distribution.json", "record.json"}
+    assert json.loads((run_dir / "spec.json").read_text()) == spec.as_dict()
+    assert record["epochs"] == 2 and record["n_samples"] == 400 and record["device"] == "cpu"
+    assert 0 <= record["ap_macro"] <= 1 and "ap_label_mean" in record and "versions" in record
+    mtime = (run_dir / "record.json").stat().st_mtime_ns
+    again = run_one(spec, tmp_path, cache_dir=cache_dir)
+    assert json.dumps(again, sort_keys=True) == json.dumps(record, sort_keys=True)
+    assert (run_dir / "record.json").stat().st_mtime_ns == mtime  # read back, not recomputed
+    assert len(load_histories(tmp_path)) == 2
+    assert load_records(tmp_path)["run_name"].tolist() == [spec.run_name]
+
+
+def test_parallel_grid_equals_serial_grid(tmp_path, cache_dir):
+    specs = [RunSpec("thyroid", loss, seed, **TINY) for loss in ("bce", "focal") for seed in (0, 1)]
+    serial = run_grid(specs, tmp_path / "serial", n_jobs=1, threads_per_run=1, cache_dir=cache_dir, progress=False)
+    parallel = run_grid(specs, tmp_path / "parallel", n_jobs=2, threads_per_run=1, cache_dir=cache_dir, progress=False)
+    assert serial["run_name"].tolist() == [s.run_name for s in specs]
+    pd.testing.assert_frame_equal(_stable(serial), _stable(parallel))
