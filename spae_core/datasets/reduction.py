@@ -46,14 +46,10 @@ def drop_rarest_features(X, target_sparsity: float) -> tuple[np.ndarray, np.ndar
     -------
     rows, columns : ndarray of int
         Positions (increasing) of the rows and columns of ``X`` to keep.
-
-    Raises
-    ------
-    ValueError
-        If no number of removals reaches the target.
     """
     _check_target(target_sparsity)
     rows, columns = nonempty(X)
+    _check_has_positives(rows)
     csc = sp.csc_array(sp.csr_array(X)[rows][:, columns])
     counts = np.diff(csc.indptr)
     n_columns = len(columns)
@@ -67,13 +63,8 @@ def drop_rarest_features(X, target_sparsity: float) -> tuple[np.ndarray, np.ndar
     rows_left = len(rows) - np.searchsorted(np.sort(last_drop), dropped, side="left")
     positives_left = csc.nnz - np.concatenate(([0], np.cumsum(counts[drop_order])[:-1]))
     path = 1.0 - positives_left / (rows_left * (n_columns - dropped))
-    reached = np.flatnonzero(path <= target_sparsity)
-    if len(reached) == 0:
-        raise ValueError(
-            f"removing the rarest features cannot bring sparsity down to {target_sparsity} "
-            f"(lowest reachable: {path.min():.5f}); choose a higher target."
-        )
-    k = int(reached[0])
+    # With one column left every remaining row has its 1 there (s = 0), so the target is reached.
+    k = int(np.argmax(path <= target_sparsity))
     kept_rows = rows[last_drop >= k]
     kept_columns = columns[np.sort(drop_order[k:])]
     return kept_rows, kept_columns
@@ -104,6 +95,7 @@ def greedy_maximize_sparsity(X, target_sparsity: float | None = None) -> tuple[n
     if target_sparsity is not None:
         _check_target(target_sparsity)
     coo = sp.coo_array(sp.csr_array(X))
+    _check_has_positives(coo.row)
     n_rows, n_columns = coo.shape
     entry_rows, entry_columns = coo.row.astype(np.int64), coo.col.astype(np.int64)
     alive = np.ones(coo.nnz, dtype=bool)
@@ -167,3 +159,8 @@ def maximize_sparsity(dataset, target_sparsity: float | None = None, *, name: st
 def _check_target(target_sparsity) -> None:
     if not isinstance(target_sparsity, (int, float)) or not 0 < target_sparsity < 1:
         raise ValueError(f"target_sparsity must be a number in (0, 1), e.g. 0.97; got {target_sparsity!r}.")
+
+
+def _check_has_positives(positions: np.ndarray) -> None:
+    if len(positions) == 0:
+        raise ValueError("X has no 1s; there is no sparsity to adjust.")
