@@ -425,23 +425,30 @@ def _positive_entries(X_true) -> tuple[np.ndarray, np.ndarray]:
     return rows, cols
 
 
-def _segment_lower_bound(
-    sorted_values: np.ndarray, start: np.ndarray, stop: np.ndarray, targets: np.ndarray
+def _segment_search(
+    sorted_values: np.ndarray,
+    start: np.ndarray,
+    stop: np.ndarray,
+    targets: np.ndarray,
+    side: str = "left",
 ) -> np.ndarray:
-    """First index ``i`` in ``[start, stop)`` with ``sorted_values[i] >= target`` (``stop`` if none).
+    """``np.searchsorted`` of each target inside its own sorted segment ``[start, stop)``.
 
-    A vectorised binary search over many sorted segments of one flat array at once: it replaces
-    a Python loop of ``np.searchsorted`` calls, one per segment.
+    Returns absolute indices into ``sorted_values``: the first ``i`` in the segment with
+    ``sorted_values[i] >= target`` (``side="left"``) or ``> target`` (``side="right"``), or
+    ``stop`` if there is none. A binary search over all segments at once: it replaces a Python
+    loop of ``np.searchsorted`` calls, one per segment.
     """
     lo = start.astype(np.intp, copy=True)
     hi = stop.astype(np.intp, copy=True)
     last = sorted_values.size - 1
+    go_right = np.less if side == "left" else np.less_equal
     active = lo < hi
     while active.any():
         mid = (lo + hi) // 2
-        below = sorted_values[np.minimum(mid, last)] < targets
-        lo = np.where(active & below, mid + 1, lo)
-        hi = np.where(active & ~below, mid, hi)
+        right = go_right(sorted_values[np.minimum(mid, last)], targets)
+        lo = np.where(active & right, mid + 1, lo)
+        hi = np.where(active & ~right, mid, hi)
         active = lo < hi
     return lo
 
@@ -467,7 +474,7 @@ def _average_precision_of_segments(
     binary searches in sorted arrays; no per-column loop and no argsort are needed.
     """
     seg_start = segment_of_positive * segment_length
-    n_at_or_above = seg_start + segment_length - _segment_lower_bound(
+    n_at_or_above = seg_start + segment_length - _segment_search(
         sorted_scores, seg_start, seg_start + segment_length, positive_scores
     )
     order = np.lexsort((positive_scores, segment_of_positive))
@@ -475,7 +482,7 @@ def _average_precision_of_segments(
     n_positives = np.bincount(segment_of_positive, minlength=n_segments)
     pos_stop = np.cumsum(n_positives)
     pos_start = pos_stop - n_positives
-    positives_at_or_above = pos_stop[segment_of_positive] - _segment_lower_bound(
+    positives_at_or_above = pos_stop[segment_of_positive] - _segment_search(
         sorted_positive_scores,
         pos_start[segment_of_positive],
         pos_stop[segment_of_positive],
@@ -582,36 +589,40 @@ def average_precision(X_true, P, average: str = "macro") -> AveragePrecisionResu
 # --------------------------------------------------------------------------------------------
 
 
-def _indicator(A) -> np.ndarray | sp.csc_array:
-    """A 0/1 indicator of the non-zero entries of ``A``, in the cheaper form for products.
+def _indicator(A, *, dense: bool | None = None) -> np.ndarray | sp.csc_array:
+    """A 0/1 float32 indicator of the non-zero entries of ``A``, in the cheaper form for products.
 
-    Sparse (CSC, float32) below ``_SPARSE_DENSITY_LIMIT``, otherwise dense (Fortran-ordered
-    float32, so column blocks are contiguous for BLAS). float32 is exact for counts < 2**24.
+    ``dense=None`` chooses: sparse (CSC) below ``_SPARSE_DENSITY_LIMIT``, otherwise dense
+    (Fortran-ordered, so column blocks are contiguous for BLAS). float32 is exact for counts
+    below 2**24.
     """
     n_samples, n_features = A.shape
     if sp.issparse(A):
         indicator = sp.csc_array(A, dtype=np.float32, copy=True)
         indicator.data = (indicator.data != 0).astype(np.float32)
         indicator.eliminate_zeros()
-        if indicator.nnz >= _SPARSE_DENSITY_LIMIT * n_samples * n_features:
-            return np.asfortranarray(indicator.toarray())
-        return indicator
-    indicator = np.asfortranarray(A != 0, dtype=np.float32)
-    if np.count_nonzero(indicator) < _SPARSE_DENSITY_LIMIT * n_samples * n_features:
-        return sp.csc_array(indicator)
-    return indicator
+    else:
+        indicator = np.asfortranarray(A != 0, dtype=np.float32)
+    if dense is None:
+        density = (
+            indicator.nnz if sp.issparse(indicator) else np.count_nonzero(indicator)
+        ) / (n_samples * n_features)
+        dense = density >= _SPARSE_DENSITY_LIMIT
+    if dense:
+        return np.asfortranarray(indicator.toarray()) if sp.issparse(indicator) else indicator
+    return indicator if sp.issparse(indicator) else sp.csc_array(indicator)
 
 
-def _exceeds(P, threshold: np.ndarray) -> np.ndarray | sp.csc_array:
-    """Indicator of ``P > threshold`` (threshold scalar or per column) in the form of ``_indicator``."""
+def _exceeds(P, threshold: np.ndarray, *, dense: bool | None = None):
+    """Indicator of ``P > threshold`` (threshold scalar or per column), as ``_indicator``."""
     if sp.issparse(P):
         # Thresholds are >= 0, so implicit zeros never exceed them: only stored values matter.
         P = sp.csc_array(P)
         column_of_value = np.repeat(np.arange(P.shape[1]), np.diff(P.indptr))
         limit = threshold if threshold.ndim == 0 else threshold[column_of_value]
         exceeds = sp.csc_array((P.data > limit, P.indices, P.indptr), shape=P.shape)
-        return _indicator(exceeds)
-    return _indicator(P > threshold)
+        return _indicator(exceeds, dense=dense)
+    return _indicator(P > threshold, dense=dense)
 
 
 def _cross_counts(left, right) -> np.ndarray:
@@ -625,8 +636,64 @@ def _cross_counts(left, right) -> np.ndarray:
     return np.asarray(product, dtype=np.float64)
 
 
-def _pair_scores_block(R, S, A, real_counts, agree_counts, cols_j: slice, cols_k: slice):
-    """Contingency scores of all pairs (j, k), j in ``cols_j``, k in ``cols_k``.
+class _CoOccurrences:
+    """Co-occurrence counts of the real data ``r``, the binarised reconstruction ``s`` and
+    ``a = r * s``, for blocks of features ``[start, stop)``.
+
+    Sparse real data (the usual case) keep ``r`` and ``a`` sparse (CSC) and ``s`` sparse or
+    dense by its own density, one C-contiguous array per block so that SciPy's sparse-dense
+    product never copies it. Dense real data interleave ``r``, ``a`` and ``s`` column by column
+    in one float32 matrix, so that all counts of a pair of blocks come from one BLAS product.
+    """
+
+    _NAMES = ("RR", "AA", "AS", "SA", "SR", "AR", "RS", "RA")
+
+    def __init__(self, X_true, P, threshold: np.ndarray, block_size: int):
+        n_samples, n_features = X_true.shape
+        self.bounds = [
+            (start, min(start + block_size, n_features))
+            for start in range(0, n_features, block_size)
+        ]
+        R = _indicator(X_true)
+        self.dense = not sp.issparse(R)
+        S = _exceeds(P, threshold, dense=True if self.dense else None)
+        A = R * S if self.dense else sp.csc_array(R.multiply(S))
+        self.real_counts = np.asarray(R.sum(axis=0), dtype=np.float64).ravel()
+        self.agree_counts = np.asarray(A.sum(axis=0), dtype=np.float64).ravel()
+        if self.dense:
+            self.interleaved = np.empty((n_samples, 3 * n_features), dtype=np.float32, order="F")
+            self.interleaved[:, 0::3] = R
+            self.interleaved[:, 1::3] = A
+            self.interleaved[:, 2::3] = S
+        else:
+            self.blocks = [
+                {
+                    "R": R[:, start:stop],
+                    "A": A[:, start:stop],
+                    "S": S[:, start:stop]
+                    if sp.issparse(S)
+                    else np.ascontiguousarray(S[:, start:stop]),
+                }
+                for start, stop in self.bounds
+            ]
+
+    def block(self, j: int, k: int) -> dict[str, np.ndarray]:
+        """``{"RS": R_J^T S_K, ...}`` for feature blocks ``J = j``, ``K = k``: the eight count
+        matrices that Eq. 9 needs, as float64."""
+        if self.dense:
+            (j0, j1), (k0, k1) = self.bounds[j], self.bounds[k]
+            product = self.interleaved[:, 3 * j0 : 3 * j1].T @ self.interleaved[:, 3 * k0 : 3 * k1]
+            offset = {"R": 0, "A": 1, "S": 2}
+            return {
+                name: product[offset[name[0]] :: 3, offset[name[1]] :: 3].astype(np.float64)
+                for name in self._NAMES
+            }
+        left, right = self.blocks[j], self.blocks[k]
+        return {name: _cross_counts(left[name[0]], right[name[1]]) for name in self._NAMES}
+
+
+def _pair_scores_block(counts: _CoOccurrences, j: int, k: int) -> np.ndarray:
+    """Contingency scores of all pairs of features of blocks ``j`` (rows) and ``k`` (columns).
 
     With ``r``, ``s`` the indicators of the real data and thresholded reconstruction,
     ``a = r * s`` and ``u_i = r_ij or r_ik = r_ij + r_ik - r_ij r_ik`` (the rows of Eq. 9):
@@ -637,18 +704,18 @@ def _pair_scores_block(R, S, A, real_counts, agree_counts, cols_j: slice, cols_k
       ``m1. = sum_i u_i s_ij = a_j + (S^T R - A^T R)_jk`` and
       ``m.1 = a_k + (R^T S - R^T A)_jk``, from which the other cells follow.
 
-    Every count is a product of indicator matrices, so all pairs of a block come from eight
-    matrix products instead of a loop over pairs.
+    Every count is a product of indicator matrices, so all pairs of two blocks come from
+    eight matrix products instead of a loop over pairs.
     """
-    Rj, Sj, Aj = R[:, cols_j], S[:, cols_j], A[:, cols_j]
-    Rk, Sk, Ak = R[:, cols_k], S[:, cols_k], A[:, cols_k]
-    both_real = _cross_counts(Rj, Rk)
-    c_j = real_counts[cols_j][:, None]
-    c_k = real_counts[cols_k][None, :]
+    c = counts.block(j, k)
+    cols_j, cols_k = slice(*counts.bounds[j]), slice(*counts.bounds[k])
+    both_real = c["RR"]
+    c_j = counts.real_counts[cols_j][:, None]
+    c_k = counts.real_counts[cols_k][None, :]
     n_rows = c_j + c_k - both_real
-    m11 = _cross_counts(Aj, Sk) + _cross_counts(Sj, Ak) - _cross_counts(Aj, Ak)
-    m1_ = agree_counts[cols_j][:, None] + _cross_counts(Sj, Rk) - _cross_counts(Aj, Rk)
-    m_1 = agree_counts[cols_k][None, :] + _cross_counts(Rj, Sk) - _cross_counts(Rj, Ak)
+    m11 = c["AS"] + c["SA"] - c["AA"]
+    m1_ = counts.agree_counts[cols_j][:, None] + c["SR"] - c["AR"]
+    m_1 = counts.agree_counts[cols_k][None, :] + c["RS"] - c["RA"]
     m10 = m1_ - m11
     m01 = m_1 - m11
     m00 = n_rows - m1_ - m_1 + m11
@@ -699,8 +766,9 @@ def contingency_score(
         scores. It needs ``8 * n_features**2`` bytes (2.5 GB at 17,770 features), so it is off
         by default; the score itself never needs it.
     block_size : int or None, default=None
-        Features per block of pairs. None picks the largest block whose intermediate
-        ``block_size x n_features`` count matrices fit in about 256 MiB.
+        Features per block; pairs are processed one pair of blocks at a time. None picks
+        about 1,000, so that the ``block_size x block_size`` count matrices of a pair of
+        blocks fit in about 256 MiB. The result does not depend on it.
 
     Returns
     -------
@@ -721,9 +789,9 @@ def contingency_score(
     _check_probabilities("P", P)
     n_samples, n_features = X_true.shape
     threshold = _check_threshold(threshold, n_features)
-    # Each of the ~20 intermediate arrays of a block is block_size x n_features float64.
+    # About 30 block_size x block_size float64 arrays are alive per pair of blocks.
     block_size = (
-        max(1, _WORKING_MEMORY_BYTES // (20 * 8 * n_features))
+        max(1, int(np.sqrt(_WORKING_MEMORY_BYTES / (30 * 8))))
         if block_size is None
         else _check_int("block_size", block_size, 1)
     )
@@ -733,31 +801,24 @@ def contingency_score(
             f"rows; got {n_samples}. Evaluate on a subsample."
         )
 
-    R = _indicator(X_true)
-    S = _exceeds(P, threshold)
-    A = R.multiply(S) if sp.issparse(R) else (S.multiply(R) if sp.issparse(S) else R * S)
-    A = sp.csc_array(A) if sp.issparse(A) else np.asfortranarray(A)
-    real_counts = np.asarray(R.sum(axis=0), dtype=np.float64).ravel()
-    agree_counts = np.asarray(A.sum(axis=0), dtype=np.float64).ravel()
-
+    counts = _CoOccurrences(X_true, P, threshold, block_size)
     pair_scores = np.full((n_features, n_features), np.nan) if return_pair_scores else None
     total, n_used = 0.0, 0
-    for first in range(0, n_features, block_size):
-        last = min(first + block_size, n_features)
-        # Pairs (j, k) with j in this block and k >= first: the upper triangle, once each.
-        scores = _pair_scores_block(
-            R, S, A, real_counts, agree_counts, slice(first, last), slice(first, n_features)
-        )
-        j = np.arange(first, last)[:, None]
-        k = np.arange(first, n_features)[None, :]
-        scores[~(k > j)] = np.nan
-        defined = ~np.isnan(scores)
-        total += float(scores[defined].sum())
-        n_used += int(np.count_nonzero(defined))
-        if pair_scores is not None:
-            pair_scores[first:last, first:] = scores
-            mirrored = pair_scores[first:, first:last]
-            mirrored[(k > j).T] = scores.T[(k > j).T]
+    # Blocks j <= k cover every pair once; inside a diagonal block only pairs above it count.
+    for j, (j0, j1) in enumerate(counts.bounds):
+        for k, (k0, k1) in enumerate(counts.bounds[j:], start=j):
+            scores = _pair_scores_block(counts, j, k)
+            if j == k:
+                scores[np.tril_indices(j1 - j0)] = np.nan
+            defined = ~np.isnan(scores)
+            total += float(scores[defined].sum())
+            n_used += int(np.count_nonzero(defined))
+            if pair_scores is not None and j == k:
+                # Exactly one of scores[a, b] and scores[b, a] is defined off the diagonal.
+                pair_scores[j0:j1, j0:j1] = np.fmax(scores, scores.T)
+            elif pair_scores is not None:
+                pair_scores[j0:j1, k0:k1] = scores
+                pair_scores[k0:k1, j0:j1] = scores.T
 
     n_pairs = n_features * (n_features - 1) // 2
     if n_used == 0:
@@ -821,9 +882,10 @@ class _NumpyRanks:
 
     ``exact_integer`` selects the path for 0/1 inputs: squared distances are integers, computed
     exactly in float32, and the tie rule "(distance, then row index)" folds into one integer
-    key ``distance * n + index``, so a rank is a single count of smaller keys. Otherwise
-    distances follow ``sklearn.metrics.pairwise.euclidean_distances`` in float64 and the rare
-    exact ties are resolved by index afterwards.
+    key ``distance * n + index``; a rank is then the number of smaller keys, read off the
+    sorted row by binary search. Otherwise distances follow
+    ``sklearn.metrics.pairwise.euclidean_distances`` in float64 and the (rare) exact ties are
+    resolved by index afterwards.
     """
 
     def __init__(self, X, E, exact_integer: bool):
@@ -841,8 +903,7 @@ class _NumpyRanks:
         self.E = E - E.mean(axis=0)
         self.e_sq = np.einsum("ij,ij->i", self.E, self.E)
         if exact_integer:
-            largest_key = (2 * int(self.x_sq.max()) + 1) * self.n_samples
-            self.key_dtype = np.int32 if largest_key < np.iinfo(np.int32).max else np.int64
+            self.key_dtype = _key_dtype(int(self.x_sq.max()), self.n_samples, np.iinfo)
 
     def _gram_rows(self, rows: slice) -> np.ndarray:
         if sp.issparse(self.X):
@@ -852,33 +913,38 @@ class _NumpyRanks:
         return self.X[rows] @ self.X.T
 
     def embedding_neighbours(self, rows: slice, k: int) -> np.ndarray:
-        d2 = self.e_sq[rows, None] - 2.0 * (self.E[rows] @ self.E.T) + self.e_sq[None, :]
+        # |e_j|^2 - 2 e_i.e_j orders row i as the squared distance does (|e_i|^2 is constant).
+        scores = self.E[rows] @ self.E.T
+        scores *= -2.0
+        scores += self.e_sq[None, :]
         local = np.arange(rows.stop - rows.start)
-        d2[local, local + rows.start] = np.inf
-        nearest = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        # argpartition picks arbitrarily among distances tied with the k-th; such rows are
-        # redone with a stable sort so ties go to the lower index.
-        kth = np.take_along_axis(d2, nearest, axis=1).max(axis=1)
-        ambiguous = np.flatnonzero(np.count_nonzero(d2 <= kth[:, None], axis=1) > k)
+        scores[local, local + rows.start] = np.inf
+        # Puts the k smallest first (unordered) and the (k+1)-th smallest at position k.
+        partition = np.argpartition(scores, k, axis=1)
+        smallest = np.take_along_axis(scores, partition[:, : k + 1], axis=1)
+        nearest = partition[:, :k]
+        # argpartition picks arbitrarily among scores tied with the k-th smallest; such rows
+        # are redone with a stable sort so that ties go to the lower index.
+        ambiguous = np.flatnonzero(smallest[:, :k].max(axis=1) == smallest[:, k])
         if ambiguous.size:
-            nearest[ambiguous] = np.argsort(d2[ambiguous], axis=1, kind="stable")[:, :k]
+            nearest[ambiguous] = np.argsort(scores[ambiguous], axis=1, kind="stable")[:, :k]
         return nearest
 
     def input_ranks(self, rows: slice, neighbours: np.ndarray) -> np.ndarray:
-        n, k = self.n_samples, neighbours.shape[1]
+        n = self.n_samples
         local = np.arange(rows.stop - rows.start)
         gram = self._gram_rows(rows)
-        closer = np.empty(neighbours.shape, dtype=np.int64)
         if self.exact_integer:
-            d2 = self.x_sq[rows, None] + self.x_sq[None, :] - 2 * gram
-            key = d2.astype(self.key_dtype)
+            # |x_l|^2 - 2 x_i.x_l: the squared distance less the row constant |x_i|^2.
+            gram *= -2
+            gram += self.x_sq[None, :]
+            key = gram.astype(self.key_dtype)
             key *= n
             key += np.arange(n, dtype=self.key_dtype)
             key[local, local + rows.start] = np.iinfo(self.key_dtype).max
             neighbour_keys = np.take_along_axis(key, neighbours, axis=1)
-            for m in range(k):
-                closer[:, m] = np.count_nonzero(key < neighbour_keys[:, m, None], axis=1)
-            return closer + 1
+            key.sort(axis=1)
+            return _rowwise_search(key, neighbour_keys, "left") + 1
         # The same operations, in the same order, as sklearn's euclidean_distances.
         dist = -2 * gram
         dist += self.x_sq[rows, None]
@@ -887,14 +953,15 @@ class _NumpyRanks:
         np.sqrt(dist, out=dist)
         dist[local, local + rows.start] = np.inf
         neighbour_dist = np.take_along_axis(dist, neighbours, axis=1)
-        equal = np.empty_like(closer)
-        for m in range(k):
-            closer[:, m] = np.count_nonzero(dist < neighbour_dist[:, m, None], axis=1)
-            equal[:, m] = np.count_nonzero(dist == neighbour_dist[:, m, None], axis=1)
-        tied_row, tied_m = np.nonzero(equal > 1)
-        for start in range(0, tied_row.size, max(1, rows.stop - rows.start)):
-            r = tied_row[start : start + rows.stop - rows.start]
-            m = tied_m[start : start + rows.stop - rows.start]
+        sorted_dist = np.sort(dist, axis=1)
+        closer = _rowwise_search(sorted_dist, neighbour_dist, "left")
+        # j itself is one of the entries equal to d(i, j); more than one is a tie.
+        tied_row, tied_m = np.nonzero(
+            _rowwise_search(sorted_dist, neighbour_dist, "right") - closer > 1
+        )
+        chunk = rows.stop - rows.start
+        for start in range(0, tied_row.size, chunk):
+            r, m = tied_row[start : start + chunk], tied_m[start : start + chunk]
             earlier_and_equal = (dist[r] == neighbour_dist[r, m][:, None]) & (
                 np.arange(n)[None, :] < neighbours[r, m][:, None]
             )
@@ -934,10 +1001,7 @@ class _TorchRanks:
         self.E = torch.from_numpy(E - E.mean(axis=0)).to(device)
         self.e_sq = (self.E * self.E).sum(dim=1)
         if exact_integer:
-            largest_key = (2 * int(x_sq.max()) + 1) * self.n_samples
-            self.key_dtype = (
-                torch.int32 if largest_key < torch.iinfo(torch.int32).max else torch.int64
-            )
+            self.key_dtype = _key_dtype(int(x_sq.max()), self.n_samples, torch.iinfo, torch)
 
     def _gram_rows(self, rows: slice):
         if self.X_host is not None:
@@ -947,29 +1011,27 @@ class _TorchRanks:
 
     def embedding_neighbours(self, rows: slice, k: int):
         torch = self.torch
-        d2 = self.e_sq[rows, None] - 2.0 * (self.E[rows] @ self.E.T) + self.e_sq[None, :]
+        scores = -2.0 * (self.E[rows] @ self.E.T) + self.e_sq[None, :]
         local = torch.arange(rows.stop - rows.start, device=self.device)
-        d2[local, local + rows.start] = torch.inf
-        nearest = torch.topk(d2, k, dim=1, largest=False).indices
-        kth = torch.take_along_dim(d2, nearest, dim=1).max(dim=1).values
-        ambiguous = torch.nonzero((d2 <= kth[:, None]).sum(dim=1) > k).ravel()
+        scores[local, local + rows.start] = torch.inf
+        smallest = torch.topk(scores, k + 1, dim=1, largest=False, sorted=True)
+        nearest = smallest.indices[:, :k].contiguous()
+        ambiguous = torch.nonzero(smallest.values[:, k - 1] == smallest.values[:, k]).ravel()
         if ambiguous.numel():
-            nearest[ambiguous] = torch.sort(d2[ambiguous], dim=1, stable=True).indices[:, :k]
+            nearest[ambiguous] = torch.sort(scores[ambiguous], dim=1, stable=True).indices[:, :k]
         return nearest
 
-    def input_ranks(self, rows: slice, neighbours):
+    def input_ranks(self, rows: slice, neighbours) -> np.ndarray:
         torch = self.torch
-        n, k = self.n_samples, neighbours.shape[1]
+        n = self.n_samples
         local = torch.arange(rows.stop - rows.start, device=self.device)
+        index = torch.arange(n, device=self.device)
         gram = self._gram_rows(rows)
-        closer = torch.empty(neighbours.shape, dtype=torch.int64, device=self.device)
         if self.exact_integer:
-            d2 = self.x_sq[rows, None] + self.x_sq[None, :] - 2 * gram
-            key = d2.to(self.key_dtype) * n + torch.arange(n, device=self.device).to(self.key_dtype)
+            key = (self.x_sq[None, :] - 2 * gram).to(self.key_dtype) * n + index.to(self.key_dtype)
             key[local, local + rows.start] = torch.iinfo(self.key_dtype).max
             neighbour_keys = torch.take_along_dim(key, neighbours, dim=1)
-            for m in range(k):
-                closer[:, m] = (key < neighbour_keys[:, m, None]).sum(dim=1)
+            closer = torch.searchsorted(torch.sort(key, dim=1).values.contiguous(), neighbour_keys)
             return (closer + 1).cpu().numpy()
         dist = -2 * gram
         dist += self.x_sq[rows, None]
@@ -977,20 +1039,34 @@ class _TorchRanks:
         dist = dist.clamp_min_(0).sqrt_()
         dist[local, local + rows.start] = torch.inf
         neighbour_dist = torch.take_along_dim(dist, neighbours, dim=1)
-        equal = torch.empty_like(closer)
-        for m in range(k):
-            closer[:, m] = (dist < neighbour_dist[:, m, None]).sum(dim=1)
-            equal[:, m] = (dist == neighbour_dist[:, m, None]).sum(dim=1)
-        tied_row, tied_m = torch.nonzero(equal > 1, as_tuple=True)
-        index = torch.arange(n, device=self.device)
-        for start in range(0, tied_row.numel(), max(1, rows.stop - rows.start)):
-            r = tied_row[start : start + rows.stop - rows.start]
-            m = tied_m[start : start + rows.stop - rows.start]
+        sorted_dist = torch.sort(dist, dim=1).values.contiguous()
+        closer = torch.searchsorted(sorted_dist, neighbour_dist)
+        tied = torch.searchsorted(sorted_dist, neighbour_dist, right=True) - closer > 1
+        tied_row, tied_m = torch.nonzero(tied, as_tuple=True)
+        chunk = rows.stop - rows.start
+        for start in range(0, tied_row.numel(), chunk):
+            r, m = tied_row[start : start + chunk], tied_m[start : start + chunk]
             earlier_and_equal = (dist[r] == neighbour_dist[r, m][:, None]) & (
                 index[None, :] < neighbours[r, m][:, None]
             )
             closer[r, m] += earlier_and_equal.sum(dim=1)
         return (closer + 1).cpu().numpy()
+
+
+def _key_dtype(largest_row_norm: int, n_samples: int, iinfo, namespace=np):
+    """Smallest integer type of ``namespace`` that holds every ``(|x_l|^2 - 2 x_i.x_l) n + l``."""
+    largest_key = (2 * largest_row_norm + 1) * n_samples
+    return namespace.int32 if largest_key < iinfo(namespace.int32).max else namespace.int64
+
+
+def _rowwise_search(sorted_rows: np.ndarray, queries: np.ndarray, side: str) -> np.ndarray:
+    """``np.searchsorted(sorted_rows[i], queries[i], side)`` for every row ``i``, vectorised."""
+    n_rows, n_columns = sorted_rows.shape
+    start = np.repeat(np.arange(n_rows) * n_columns, queries.shape[1])
+    found = _segment_search(
+        sorted_rows.ravel(), start, start + n_columns, queries.ravel(), side
+    )
+    return (found - start).reshape(queries.shape)
 
 
 def trustworthiness(
@@ -1398,8 +1474,9 @@ def reconstruction_distribution(
     threshold : float, default=0.5
         The mass above it is ``mean(P > threshold)`` (strict, as :func:`contingency_score`).
     bins : int, default=20
-        Equal-width bins over [0, 1], the last one closed. An even number puts 0.5 on an edge,
-        so the mass above the paper's threshold can be read off the histogram.
+        Equal-width bins over [0, 1], each ``[a, b)`` except the last, ``[a, 1]``. An even
+        number puts 0.5 on an edge, so the histogram splits at the paper's threshold (values
+        exactly 0.5 fall in the upper bin but are not above the threshold).
 
     Returns
     -------
