@@ -123,7 +123,7 @@ def _as_numbers(values: np.ndarray, line_numbers: np.ndarray, path: Path, column
     if bad.any():
         first = int(np.argmax(bad))
         raise ValueError(
-            f"{path}, line {line_numbers[first]}: {column} must be a number, found {values[first]!r} "
+            f"{path}, line {line_numbers[first]}: {column} must be a number, found {str(values[first])!r} "
             f"({int(bad.sum())} such value{'s' if bad.sum() > 1 else ''} in the file)."
         )
     return numbers
