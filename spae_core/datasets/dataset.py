@@ -55,7 +55,7 @@ class BinaryDataset:
     X: sp.csr_array
     feature_names: np.ndarray
     row_ids: np.ndarray
-    targets: pd.DataFrame = None
+    targets: pd.DataFrame | None = None
     task: str = NO_TASK
     paper_counterpart: str = NO_TASK
     provenance: dict[str, Any] = field(default_factory=dict)

@@ -29,7 +29,7 @@ from .binary import X_DTYPE
 from .dataset import NO_TASK, BinaryDataset
 
 #: Bytes read per block; a block is cut after its last complete line.
-BLOCK_BYTES = 1 << 22
+BLOCK_BYTES = 1 << 20
 _NEWLINE, _CR, _COMMA, _COLON, _DASH, _ZERO = (ord(c) for c in "\n\r,:-0")
 _MAX_ID_DIGITS = 9
 _HEADER_LINE = re.compile(r"\d{1,9}:")
@@ -54,7 +54,7 @@ def load_netflix_prize(
         thresholds are applied once, to the counts in the files, not iterated; customers and
         movies left without any rating afterwards are dropped.
     name : str, default="netflix_prize"
-    block_bytes : int, default=4 MiB
+    block_bytes : int, default=1 MiB
         Size of the blocks the files are read in.
 
     Returns
@@ -73,7 +73,10 @@ def load_netflix_prize(
         On the first malformed line (message: file, line number, reason), or bad thresholds.
     """
     paths = _check_paths(paths)
-    for value, label in ((min_ratings_per_user, "min_ratings_per_user"), (min_ratings_per_movie, "min_ratings_per_movie")):
+    if isinstance(block_bytes, bool) or not isinstance(block_bytes, (int, np.integer)) or block_bytes < 1:
+        raise ValueError(f"block_bytes must be a positive integer, got {block_bytes!r}.")
+    thresholds = {"min_ratings_per_user": min_ratings_per_user, "min_ratings_per_movie": min_ratings_per_movie}
+    for label, value in thresholds.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{label} must be an integer >= 1, got {value!r}.")
     filtering = min_ratings_per_user > 1 or min_ratings_per_movie > 1
@@ -86,16 +89,15 @@ def load_netflix_prize(
     if filtering:
         row_code, column_code = _codes(users, len(user_counts)), _codes(movies, len(movie_counts))
         row_counts, column_counts = _count_kept(
-            paths, block_bytes, row_code, column_code, len(users), len(movies), f"pass 2/{n_passes}: counting kept ratings"
+            paths, block_bytes, row_code, column_code, len(users), len(movies),
+            f"pass 2/{n_passes}: counting kept ratings",
         )
         users, movies = users[row_counts > 0], movies[column_counts > 0]
     row_code, column_code = _codes(users, len(user_counts)), _codes(movies, len(movie_counts))
     row_counts = row_counts[row_counts > 0] if filtering else user_counts[users]
     if len(users) == 0:
-        raise ValueError(
-            "no ratings to build a matrix from: "
-            + ("the thresholds remove every customer or movie." if n_rating_lines else "the files hold no rating lines.")
-        )
+        why = "the thresholds remove every customer or movie" if n_rating_lines else "the files hold no rating lines"
+        raise ValueError(f"no ratings to build a matrix from: {why}.")
 
     # int32 offsets while they fit, so that scipy keeps the index arrays as they are, uncopied.
     index_dtype = np.int32 if row_counts.sum() < np.iinfo(np.int32).max else np.int64
@@ -249,7 +251,8 @@ def _parse_block(block: bytes, first_line: int, path: Path, current_movie: int):
 
     # Each rating belongs to the latest 'MovieID:' line above it, in this block or an earlier one.
     latest_header = np.searchsorted(headers, ratings) - 1
-    movie_ids = np.where(latest_header >= 0, header_ids[np.maximum(latest_header, 0)] if len(headers) else -1, current_movie)
+    movie_of_header = header_ids[np.maximum(latest_header, 0)] if len(headers) else -1
+    movie_ids = np.where(latest_header >= 0, movie_of_header, current_movie)
     if len(movie_ids) and movie_ids[0] < 0:
         raise ValueError(f"{path}, line {first_line + int(ratings[0])}: rating line before any 'MovieID:' line.")
     if len(headers):

@@ -147,7 +147,9 @@ def reduce_sparsity(dataset, target_sparsity: float, *, name: str | None = None)
 def maximize_sparsity(dataset, target_sparsity: float | None = None, *, name: str | None = None):
     """``dataset`` reduced by :func:`greedy_maximize_sparsity`; the rule is appended to the provenance."""
     rows, columns = greedy_maximize_sparsity(dataset.X, target_sparsity)
-    until = "no removal raises sparsity" if target_sparsity is None else f"sparsity >= {target_sparsity} or no removal raises it"
+    until = "no removal raises sparsity"
+    if target_sparsity is not None:
+        until = f"sparsity >= {target_sparsity} or {until}"
     rule = (
         "repeatedly removed the single row or column whose removal (with any row or column it "
         "leaves empty) raises sparsity most (ties: column before row, then earlier position), "

