@@ -3,14 +3,20 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+PRESET ?= default
 
-# Determinism: torch CPU results depend on the thread count, so pin it for tests and golden runs.
+# Determinism: torch CPU results depend on the thread count, so pin it for tests, goldens and books.
 export OMP_NUM_THREADS ?= 2
 export MKL_NUM_THREADS ?= 2
 export PYTHONHASHSEED := 0
 export SPAE_ROOT := $(CURDIR)
 
-.PHONY: setup test test-slow book bench clean
+SECTIONS := $(basename $(notdir $(sort $(wildcard notebooks/[0-9]*.md))))
+SECTIONS_DIR := book/sections
+NBVAL_DIR := tests/.nbval
+GOLDEN_DIR := tests/golden
+
+.PHONY: setup test test-slow book golden bench clean
 
 setup: $(STAMP)
 
@@ -22,17 +28,54 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[data,book,test]'
 	touch $(STAMP)
 
+# Unit tests, then nbval: the current notebook sources, run with the ci preset against the golden
+# executed notebooks. Everything the notebooks write goes under $(NBVAL_DIR).
 test: setup
-	$(BIN)/python -m pytest -m "not slow" -q
+	rm -rf $(NBVAL_DIR) && mkdir -p $(NBVAL_DIR)
+	@set -e; for name in $(SECTIONS); do \
+	  test -f $(GOLDEN_DIR)/$$name.ipynb || { echo "no golden for $$name: run 'make golden' and review the diff"; exit 1; }; \
+	  cp $(GOLDEN_DIR)/$$name.ipynb $(NBVAL_DIR)/$$name.ipynb; \
+	  $(BIN)/jupytext --quiet --update --to ipynb -o $(NBVAL_DIR)/$$name.ipynb notebooks/$$name.md; \
+	  $(BIN)/papermill --prepare-only --log-level WARNING -f notebooks/params/ci.yaml $(NBVAL_DIR)/$$name.ipynb $(NBVAL_DIR)/$$name.ipynb; \
+	done
+	SPAE_RESULTS_DIR=$(CURDIR)/$(NBVAL_DIR)/results SPAE_EXECUTED_DIR=$(CURDIR)/$(NBVAL_DIR) TQDM_DISABLE=1 \
+	  $(BIN)/python -m pytest -m "not slow" tests $(NBVAL_DIR) --ignore=$(GOLDEN_DIR) \
+	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 test-slow: setup
-	$(BIN)/python -m pytest -m slow -q
+	$(BIN)/python -m pytest -m slow tests --ignore=$(GOLDEN_DIR)
+
+# Golden executed notebooks for the nbval regression tests: regenerate on purpose, review the diff.
+golden: setup
+	rm -rf $(NBVAL_DIR)/golden-results && mkdir -p $(GOLDEN_DIR) $(NBVAL_DIR)
+	@set -e; for name in $(SECTIONS); do \
+	  echo "== golden $$name"; \
+	  $(BIN)/jupytext --quiet --to ipynb --set-kernel python3 -o $(NBVAL_DIR)/$$name.source.ipynb notebooks/$$name.md; \
+	  SPAE_RESULTS_DIR=$(CURDIR)/$(NBVAL_DIR)/golden-results SPAE_EXECUTED_DIR=$(CURDIR)/$(GOLDEN_DIR) TQDM_DISABLE=1 \
+	    $(BIN)/papermill --log-level WARNING --cwd notebooks -k python3 -f notebooks/params/ci.yaml \
+	    $(NBVAL_DIR)/$$name.source.ipynb $(GOLDEN_DIR)/$$name.ipynb; \
+	  rm $(NBVAL_DIR)/$$name.source.ipynb; \
+	done
+
+# Execute every section with the preset's parameters, then render. A failing notebook stops here
+# with its cell's error, and no book is left behind looking complete.
+book: setup
+	rm -rf $(SECTIONS_DIR).partial _build/html && mkdir -p $(SECTIONS_DIR).partial
+	@set -e; for name in $(SECTIONS); do \
+	  echo "== executing $$name (preset $(PRESET))"; \
+	  $(BIN)/jupytext --quiet --to ipynb --set-kernel python3 -o $(SECTIONS_DIR).partial/$$name.source.ipynb notebooks/$$name.md; \
+	  SPAE_EXECUTED_DIR=$(CURDIR)/$(SECTIONS_DIR).partial TQDM_DISABLE=1 \
+	    $(BIN)/papermill --log-level WARNING --cwd notebooks -k python3 -f notebooks/params/$(PRESET).yaml \
+	    $(SECTIONS_DIR).partial/$$name.source.ipynb $(SECTIONS_DIR).partial/$$name.ipynb \
+	    || { echo "make book: notebook $$name failed (its error is above); no book was built."; exit 1; }; \
+	  rm $(SECTIONS_DIR).partial/$$name.source.ipynb; \
+	done
+	rm -rf $(SECTIONS_DIR) && mv $(SECTIONS_DIR).partial $(SECTIONS_DIR)
+	$(BIN)/jupyter-book build . -W --keep-going
+	@echo "book: $(CURDIR)/_build/html/index.html"
 
 bench: setup
 	$(BIN)/python benchmarks/bench_training.py
 
-book: setup
-	$(BIN)/jupyter-book build . -W --keep-going
-
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache $(NBVAL_DIR) $(SECTIONS_DIR) $(SECTIONS_DIR).partial

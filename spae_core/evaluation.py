@@ -15,7 +15,7 @@ import numpy as np
 
 from . import metrics
 
-__all__ = ["evaluate"]
+__all__ = ["downstream_scores", "evaluate"]
 
 
 @contextmanager
@@ -118,18 +118,28 @@ def evaluate(
     kind = _task_kind(task, train.targets)
     if kind != "none" and train.targets.shape[1] > 0:
         with _timed(record, "downstream"):
-            E_train = estimator.transform(train.X)
-            if kind == "regression":
-                for column in train.targets.columns:
-                    record[f"r2_{column}"] = metrics.downstream_regression(
-                        E_train, train.targets[column].to_numpy(), E_test, test.targets[column].to_numpy()
-                    )
-            else:
-                scores = metrics.downstream_classification(E_train, train.targets, E_test, test.targets)
-                for label, score in scores.items():
-                    record[f"ap_label_{label}"] = score
-                record["ap_label_mean"] = float(np.nanmean(list(scores.values()))) if scores else float("nan")
+            record.update(downstream_scores(estimator.transform(train.X), E_test, train.targets, test.targets, kind))
     return (record, distribution) if return_distribution else record
+
+
+def downstream_scores(inputs_train, inputs_test, targets_train, targets_test, kind: str) -> dict:
+    """The downstream metrics of Section 4.3.3 as record fields.
+
+    ``inputs_*`` are embeddings, or raw inputs for the no-autoencoder reference. ``kind`` is
+    ``"regression"`` (one ``r2_<column>`` per target column) or ``"classification"`` (one
+    ``ap_label_<label>`` per label, and their mean ``ap_label_mean``).
+    """
+    if kind == "regression":
+        return {f"r2_{column}": metrics.downstream_regression(inputs_train, targets_train[column].to_numpy(),
+                                                               inputs_test, targets_test[column].to_numpy())
+                for column in targets_train.columns}
+    if kind == "classification":
+        scores = metrics.downstream_classification(inputs_train, targets_train, inputs_test, targets_test)
+        fields = {f"ap_label_{label}": score for label, score in scores.items()}
+        finite = [v for v in scores.values() if np.isfinite(v)]
+        fields["ap_label_mean"] = float(np.mean(finite)) if finite else float("nan")
+        return fields
+    raise ValueError(f"kind must be 'regression' or 'classification', got {kind!r}.")
 
 
 def _trustworthiness_or_nan(X, E, n_neighbors: int) -> float:

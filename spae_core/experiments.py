@@ -25,6 +25,7 @@ import os
 import platform
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import __version__
 from .datasets import load
@@ -40,7 +41,7 @@ from .estimator import SparseAutoencoder
 from .evaluation import evaluate
 from .losses import DEFAULT_BETA
 
-__all__ = ["RunSpec", "load_histories", "load_records", "run_grid", "run_one", "subsample_rows"]
+__all__ = ["RunSpec", "grid_specs", "results_dir", "load_distributions", "load_histories", "load_records", "run_grid", "run_one", "subsample_rows"]
 
 #: Bumped when the meaning of a stored run changes (what is trained or measured), so that old
 #: results are not mixed with new ones.
@@ -122,6 +123,24 @@ class RunSpec:
         )
 
 
+def grid_specs(datasets, losses, seeds, **settings) -> list[RunSpec]:
+    """The full grid of :class:`RunSpec` (datasets x losses x seeds) with shared ``settings``."""
+    return [RunSpec(dataset, loss, int(seed), **settings) for dataset in datasets for loss in losses for seed in seeds]
+
+
+def results_dir(preset: str) -> Path:
+    """Where a preset's runs are stored: ``$SPAE_RESULTS_DIR`` if set, else ``<root>/results/<preset>``.
+
+    ``<root>`` is ``$SPAE_ROOT`` (the Makefile exports the repository root) or, failing that, the
+    directory above the installed ``spae_core`` package. Notebooks resolve paths through this
+    function, never from their working directory.
+    """
+    if os.environ.get("SPAE_RESULTS_DIR"):
+        return Path(os.environ["SPAE_RESULTS_DIR"])
+    root = Path(os.environ.get("SPAE_ROOT") or Path(__file__).resolve().parents[1])
+    return root / "results" / preset
+
+
 def subsample_rows(dataset, max_rows: int | None, seed: int):
     """At most ``max_rows`` rows of ``dataset``: a seeded random subset, kept in source order."""
     if max_rows is None or dataset.shape[0] <= max_rows:
@@ -145,7 +164,8 @@ def _json_default(value):
     raise TypeError(f"cannot store {type(value).__name__} in JSON")
 
 
-def _versions() -> dict:
+def package_versions() -> dict:
+    """Versions of the packages a run depends on, recorded with every run."""
     import scipy
     import sklearn
 
@@ -194,7 +214,11 @@ def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | N
     torch.save({k: v.cpu() for k, v in estimator.model_.state_dict().items()}, run_dir / "model.pt")
     _atomic_write_json(estimator.history_, run_dir / "history.json")
 
-    metrics, distribution = evaluate(estimator, split, task=dataset.task, return_distribution=True)
+    # Undefined metrics (one DBSCAN cluster, a label without positives in a small split) are NaN
+    # in the record; their explanations are kept with it rather than printed once per run.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics, distribution = evaluate(estimator, split, task=dataset.task, return_distribution=True)
     _atomic_write_json(
         {"bin_edges": distribution.bin_edges, "density": distribution.density,
          "mass_above_threshold": distribution.mass_above_threshold, "threshold": distribution.threshold},
@@ -206,6 +230,7 @@ def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | N
         "key": spec.key,
         "run_name": spec.run_name,
         "task": dataset.task,
+        "paper_counterpart": dataset.paper_counterpart,
         "n_samples": dataset.shape[0],
         "n_features": dataset.shape[1],
         "dataset_sparsity": dataset.sparsity,
@@ -219,8 +244,9 @@ def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | N
         "run_seconds": time.perf_counter() - started,
         "device": estimator.device_,
         "torch_threads": torch.get_num_threads(),
-        "versions": json.dumps(_versions(), sort_keys=True),
+        "versions": json.dumps(package_versions(), sort_keys=True),
         **metrics,
+        "warnings": json.dumps(sorted({str(w.message) for w in caught})),
     }
     _atomic_write_json(record, record_path)
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)
@@ -270,6 +296,21 @@ def load_records(results_dir) -> pd.DataFrame:
     """Every finished run's record under ``results_dir``."""
     paths = sorted(Path(results_dir).glob("runs/*/record.json"))
     return pd.DataFrame([json.loads(p.read_text()) for p in paths])
+
+
+def load_distributions(results_dir) -> pd.DataFrame:
+    """Figure 3 histograms of every finished run, long format: one row per run and bin."""
+    frames = []
+    for path in sorted(Path(results_dir).glob("runs/*/distribution.json")):
+        spec = json.loads((path.parent / "spec.json").read_text())
+        stored = json.loads(path.read_text())
+        edges = np.asarray(stored["bin_edges"])
+        frames.append(pd.DataFrame({
+            "dataset": spec["dataset"], "loss": spec["loss"], "seed": spec["seed"], "run_name": path.parent.name,
+            "bin_left": edges[:-1], "bin_right": edges[1:], "density": stored["density"],
+            "mass_above_threshold": stored["mass_above_threshold"], "threshold": stored["threshold"],
+        }))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def load_histories(results_dir, specs=None) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 
 def nonempty(X) -> tuple[np.ndarray, np.ndarray]:

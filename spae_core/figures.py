@@ -1,0 +1,215 @@
+"""The paper's figures, redrawn from stored results (the top layer: results + statistics -> plots).
+
+Every function takes tidy DataFrames (from :mod:`spae_core.experiments` and
+:mod:`spae_core.statistics`) and returns a matplotlib ``Figure``; none trains or evaluates
+anything. Error bars are 95% Student-t intervals over seeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
+
+from .losses import expected_loss
+from .statistics import mean_ci
+
+__all__ = [
+    "LOSS_ORDER",
+    "bce_soft_target_figure",
+    "wmse_erratum_figure",
+    "expected_loss_figure",
+    "metric_bars_figure",
+    "reconstruction_distribution_figure",
+    "training_curves_figure",
+]
+
+#: Losses in the order the paper discusses them, then the peer likelihood.
+LOSS_ORDER = ("mse", "bce", "wmse", "wbce", "focal", "dice", "multinomial")
+_COLOURS = dict(zip(LOSS_ORDER, plt.get_cmap("tab10").colors))
+
+
+def _ordered_losses(losses) -> list[str]:
+    present = list(dict.fromkeys(losses))
+    return [loss for loss in LOSS_ORDER if loss in present] + [loss for loss in present if loss not in LOSS_ORDER]
+
+
+def _panels(n: int, width: float = 4.2, height: float = 3.2, ncols: int | None = None):
+    ncols = min(n, 3) if ncols is None else ncols
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, layout="constrained")
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def expected_loss_figure(target_sparsity: float = 0.999, losses=("mse", "bce", "wmse", "wbce", "focal", "dice"),
+                         recon_sparsity=None, **kwargs) -> Figure:
+    """Figure 1: expected loss against a target of sparsity ``target_sparsity`` as ``s(x_hat)`` grows.
+
+    Curves come from :func:`spae_core.losses.expected_loss` (its docstring states the model of
+    the random reconstruction). Each curve is divided by its value at the least sparse
+    reconstruction so that losses of different scales share one axis.
+    """
+    s_hat = np.linspace(0.5, 0.999, 200) if recon_sparsity is None else np.asarray(recon_sparsity)
+    fig, (ax_abs, ax_rel) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    for loss in losses:
+        curve = expected_loss(loss, target_sparsity, s_hat, **kwargs)
+        ax_abs.plot(s_hat, curve, label=loss.upper(), color=_COLOURS.get(loss))
+        ax_rel.plot(s_hat, curve / curve[0], label=loss.upper(), color=_COLOURS.get(loss))
+    ax_abs.set(xlabel=r"reconstruction sparsity $s(\hat{x})$", ylabel="expected loss per entry", yscale="log",
+               title=f"target sparsity $s(x)$ = {target_sparsity}")
+    ax_rel.set(xlabel=r"reconstruction sparsity $s(\hat{x})$", ylabel=r"relative to $s(\hat{x})$ = 0.5",
+               title="same curves, relative to their start", yscale="log")
+    ax_rel.legend(fontsize=8)
+    return fig
+
+
+def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss") -> Figure:
+    """Validation loss per epoch, relative to epoch 1, mean over seeds with a 95% band; one panel per dataset.
+
+    Losses have different scales, so each run's curve is divided by its first value.
+    """
+    datasets = list(dict.fromkeys(histories["dataset"]))
+    fig, axes = _panels(len(datasets))
+    for ax, dataset in zip(axes, datasets):
+        subset = histories[histories["dataset"] == dataset]
+        for loss in _ordered_losses(subset["loss"]):
+            runs = subset[subset["loss"] == loss]
+            relative = runs[value] / runs.groupby("run_name")[value].transform("first")
+            by_epoch = relative.groupby(runs["epoch"])
+            stats = np.array([mean_ci(v)[:3] for _, v in by_epoch])
+            epochs = np.array(list(by_epoch.groups))
+            ax.plot(epochs, stats[:, 0], color=_COLOURS.get(loss), label=loss.upper())
+            ax.fill_between(epochs, stats[:, 1], stats[:, 2], color=_COLOURS.get(loss), alpha=0.2, linewidth=0)
+        ax.set(title=dataset, xlabel="epoch", ylabel=f"{value.replace('_', ' ')} / epoch 1")
+    axes[0].legend(fontsize=8)
+    return fig
+
+
+def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = None, best: pd.DataFrame | None = None,
+                       datasets=None) -> Figure:
+    """Figures 2, 4, 5: per metric, bars per dataset and loss with 95% intervals; the best loss hatched.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        From :func:`spae_core.statistics.summarise` (``dataset``, ``loss``, ``metric``, ``mean``,
+        ``ci_low``, ``ci_high``).
+    metrics : sequence of str
+        One panel each.
+    labels : dict, optional
+        Panel titles by metric.
+    best : DataFrame, optional
+        From :func:`spae_core.statistics.best_per_group`; the best loss of each dataset and
+        metric is hatched, and losses tied with it are outlined.
+    datasets : sequence of str, optional
+        Which datasets, in order; default all in ``summary``.
+    """
+    labels = labels or {}
+    fig, axes = _panels(len(metrics), width=5.0)
+    for ax, metric in zip(axes, metrics):
+        rows = summary[summary["metric"] == metric]
+        names = list(dict.fromkeys(rows["dataset"])) if datasets is None else [d for d in datasets if d in set(rows["dataset"])]
+        losses = _ordered_losses(rows["loss"])
+        width = 0.8 / max(len(losses), 1)
+        for i, loss in enumerate(losses):
+            cells = rows[rows["loss"] == loss].set_index("dataset").reindex(names)
+            x = np.arange(len(names)) + (i - (len(losses) - 1) / 2) * width
+            err = np.vstack([cells["mean"] - cells["ci_low"], cells["ci_high"] - cells["mean"]])
+            bars = ax.bar(x, cells["mean"], width, yerr=err, capsize=2, color=_COLOURS.get(loss), label=loss.upper())
+            if best is not None:
+                for bar, dataset in zip(bars, names):
+                    cell = best[(best["dataset"] == dataset) & (best["metric"] == metric)]
+                    if not cell.empty and cell["best"].iloc[0] == loss:
+                        bar.set_hatch("///")
+                        bar.set_edgecolor("black")
+                    elif not cell.empty and loss in cell["tied"].iloc[0]:
+                        bar.set_edgecolor("black")
+        ax.set_xticks(np.arange(len(names)), names, rotation=20, ha="right", fontsize=8)
+        ax.set_title(labels.get(metric, metric))
+    axes[0].legend(fontsize=7, ncols=2)
+    return fig
+
+
+def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
+    """Figure 3: density of reconstruction values per loss (log scale), mean over seeds; one panel per dataset.
+
+    The dashed line marks the threshold; the legend gives the mass above it (mean over seeds).
+    """
+    datasets = list(dict.fromkeys(distributions["dataset"]))
+    fig, axes = _panels(len(datasets))
+    for ax, dataset in zip(axes, datasets):
+        subset = distributions[distributions["dataset"] == dataset]
+        for loss in _ordered_losses(subset["loss"]):
+            runs = subset[subset["loss"] == loss]
+            curve = runs.groupby(["bin_left", "bin_right"], sort=True)["density"].mean().reset_index()
+            centres = (curve["bin_left"] + curve["bin_right"]) / 2
+            mass = runs.groupby("run_name")["mass_above_threshold"].first().mean()
+            # Empty bins have density 0, which a log axis cannot show: they are drawn as gaps.
+            density = curve["density"].where(curve["density"] > 0)
+            ax.plot(centres, density, marker=".", color=_COLOURS.get(loss), label=f"{loss.upper()} ({mass:.2%})")
+        threshold = subset["threshold"].iloc[0]
+        ax.axvline(threshold, linestyle="--", color="grey")
+        ax.set(title=dataset, xlabel=r"reconstruction value $\hat{x}$", ylabel="density", yscale="log")
+        ax.legend(fontsize=7, title=f"mass above t = {threshold}", title_fontsize=7)
+    return fig
+
+
+def bce_soft_target_figure(targets=(0.05, 0.2, 0.5, 0.8, 0.95)) -> Figure:
+    """BCE against targets in [0, 1] (not only 0/1): loss and gradient as functions of ``x_hat``.
+
+    The loss of a soft target ``x`` is minimal at ``x_hat = x`` but its minimum is the binary
+    entropy ``H(x) > 0``, not 0; its gradient with respect to ``x_hat``,
+    ``(x_hat - x) / (x_hat (1 - x_hat))``, grows near 0 and 1, so extreme targets pull harder than
+    mid-tones. Curves are the BCE module itself, differentiated by autograd.
+    """
+    import torch
+
+    from .losses import get_loss
+
+    bce = get_loss("bce", reduction="none", check_target=False)
+    x_hat = torch.linspace(0.01, 0.99, 197, dtype=torch.float64)
+    fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    for x in targets:
+        p = x_hat.clone().requires_grad_()
+        logits = torch.log(p) - torch.log1p(-p)
+        loss = bce(logits, torch.full_like(p, x))
+        loss.sum().backward()
+        line, = ax_loss.plot(x_hat, loss.detach(), label=f"x = {x}")
+        entropy = -(x * np.log(x) + (1 - x) * np.log(1 - x))
+        ax_loss.plot([x], [entropy], "o", color=line.get_color())
+        ax_grad.plot(x_hat, p.grad, color=line.get_color(), label=f"x = {x}")
+    ax_loss.set(xlabel=r"reconstruction $\hat{x}$", ylabel="BCE", title="minimum at x (dots): the entropy H(x), not 0")
+    ax_grad.axhline(0, color="grey", linewidth=0.5)
+    ax_grad.set(xlabel=r"reconstruction $\hat{x}$", ylabel=r"$\partial\,$BCE$/\partial \hat{x}$", ylim=(-30, 30),
+                title="gradient steepens towards 0 and 1")
+    ax_loss.legend(fontsize=8)
+    return fig
+
+
+def wmse_erratum_figure(alpha: float = 4.0) -> Figure:
+    """Eq. 5 as printed vs corrected: the per-entry WMSE of a zero and of a one target.
+
+    As printed, a zero target also pays ``alpha (1 - x_hat)^2``, so its loss is minimal at
+    ``alpha / (1 + alpha)``, above 0.5: every output is pushed towards 1.
+    """
+    import torch
+
+    from .losses import get_loss
+
+    x_hat = torch.linspace(0.001, 0.999, 200, dtype=torch.float64)
+    logits = torch.log(x_hat) - torch.log1p(-x_hat)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
+    for ax, target in zip(axes, (0.0, 1.0)):
+        for as_printed, style in ((False, "-"), (True, "--")):
+            loss = get_loss("wmse", alpha=alpha, as_printed=as_printed, reduction="none")
+            values = loss(logits, torch.full_like(x_hat, target))
+            label = "as printed (Eq. 5)" if as_printed else "corrected (x_j restored)"
+            ax.plot(x_hat, values, style, label=label)
+            ax.plot(x_hat[values.argmin()], values.min(), "o", color=ax.lines[-1].get_color())
+        ax.set(title=f"target x = {int(target)}, alpha = {alpha}", xlabel=r"reconstruction $\hat{x}$")
+    axes[0].set_ylabel("per-entry WMSE")
+    axes[0].legend(fontsize=8)
+    return fig

@@ -1,0 +1,95 @@
+"""Tables for the book, built from run records and their summaries (the top layer)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .paper import FIGURE6_METRICS, PAPER_FIGURE6
+from .statistics import best_per_group, summarise
+
+__all__ = ["figure6_table", "metric_table"]
+
+
+def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table of ``mean [ci_low, ci_high] (n=seeds)`` per dataset (rows) and loss (columns).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        From :func:`spae_core.statistics.summarise`.
+    metric : str or list of str
+        One metric (rows are datasets) or several (rows are dataset x metric).
+    digits : int
+    reference : DataFrame, optional
+        Extra column of single numbers with ``dataset``, ``metric`` and one value column (e.g.
+        :func:`spae_core.baselines.raw_input_downstream`), shown after the losses.
+    """
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    rows = summary[summary["metric"].isin(metrics)]
+    if rows.empty:
+        raise ValueError(f"No metric {metrics} in the summary; it has {sorted(summary['metric'].unique())}.")
+    cells = rows.assign(cell=[
+        f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}] (n={n})" if n else "undefined"
+        for m, lo, hi, n in zip(rows["mean"], rows["ci_low"], rows["ci_high"], rows["n"])
+    ])
+    index = ["dataset"] if len(metrics) == 1 else ["dataset", "metric"]
+    table = cells.pivot_table(index=index, columns="loss", values="cell", aggfunc="first", sort=False)
+    table = table.reindex(columns=list(dict.fromkeys(rows["loss"])))
+    if reference is not None:
+        value = [c for c in reference.columns if c not in ("dataset", "metric")][0]
+        ref = reference[reference["metric"].isin(metrics)].set_index(index)[value]
+        table[value.replace("_", " ")] = ref.reindex(table.index).map(lambda v: f"{v:.{digits}f}")
+    table.columns.name = "loss"
+    return table
+
+
+def _verdict(paper: set | None, best, tied: list, all_losses: set) -> str:
+    if paper is None:
+        return "not in paper"
+    if best is None:
+        return "undefined here"
+    winners = {best, *tied}
+    if paper == {"all"}:
+        return "agrees" if winners == all_losses else "differs"
+    return "agrees" if winners & paper else "differs"
+
+
+def figure6_table(records: pd.DataFrame, losses=None) -> pd.DataFrame:
+    """Figure 6 for our runs beside the paper's cells.
+
+    For each of our datasets and each Figure 6 metric: our best loss (highest mean over seeds),
+    the losses whose 95% interval overlaps it (tied), the paper's winner for the dataset it stands
+    in for, and a verdict: *agrees* when the paper's winner is our best or tied with it (for the
+    paper's "All": when every loss is tied), *differs* otherwise.
+
+    Parameters
+    ----------
+    records : DataFrame
+        One row per run, with ``dataset``, ``loss``, ``paper_counterpart`` and metric columns.
+    losses : sequence of str, optional
+        Losses to compare (default: the paper's six present in ``records``).
+
+    Returns
+    -------
+    DataFrame
+        Long format: ``dataset``, ``paper_counterpart``, ``metric``, ``ours_best``, ``ours_tied``,
+        ``paper_best`` (the paper's), ``verdict``.
+    """
+    losses = losses or [l for l in ("mse", "bce", "wmse", "wbce", "focal", "dice") if l in set(records["loss"])]
+    records = records[records["loss"].isin(losses)]
+    rows = []
+    for dataset, group in records.groupby("dataset", sort=False):
+        counterpart = group["paper_counterpart"].iloc[0]
+        paper_cells = PAPER_FIGURE6.get(counterpart, {})
+        for label, column in FIGURE6_METRICS.items():
+            if column not in group.columns or group[column].isna().all():
+                continue
+            best = best_per_group(summarise(group, [column]), by=("dataset", "metric")).iloc[0]
+            paper = paper_cells.get(label)
+            rows.append({
+                "dataset": dataset, "paper_counterpart": counterpart, "metric": label,
+                "ours_best": best["best"], "ours_tied": ", ".join(best["tied"]) or "none",
+                "paper_best": ", ".join(sorted(paper)).upper() if paper else "—",
+                "verdict": _verdict(paper, best["best"], best["tied"], set(losses)),
+            })
+    return pd.DataFrame(rows)
