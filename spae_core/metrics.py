@@ -26,9 +26,10 @@ This module is the bottom layer of ``spae_core``: it imports nothing else from t
 from __future__ import annotations
 
 import warnings
+from collections.abc import Hashable
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any, Hashable
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -814,7 +815,7 @@ def contingency_score(
             total += float(scores[defined].sum())
             n_used += int(np.count_nonzero(defined))
             if pair_scores is not None and j == k:
-                # Exactly one of scores[a, b] and scores[b, a] is defined off the diagonal.
+                # Only pairs above the diagonal were scored; mirror them below it.
                 pair_scores[j0:j1, j0:j1] = np.fmax(scores, scores.T)
             elif pair_scores is not None:
                 pair_scores[j0:j1, k0:k1] = scores
@@ -880,42 +881,52 @@ def _resolve_device(device):
 class _NumpyRanks:
     """Block kernels of :func:`trustworthiness` with NumPy/SciPy on the CPU.
 
-    ``exact_integer`` selects the path for 0/1 inputs: squared distances are integers, computed
-    exactly in float32, and the tie rule "(distance, then row index)" folds into one integer
-    key ``distance * n + index``; a rank is then the number of smaller keys, read off the
-    sorted row by binary search. Otherwise distances follow
+    ``exact_integer`` selects the path for 0/1 inputs: Gram products, and so squared
+    distances, are integers (int32 sparse products, or float32 BLAS products, exact below
+    2**24), and the tie rule "(distance, then row index)" folds into one integer key
+    ``distance * n + index``; a rank is then the number of smaller keys, read off the sorted
+    row by binary search. Otherwise distances follow
     ``sklearn.metrics.pairwise.euclidean_distances`` in float64 and the (rare) exact ties are
-    resolved by index afterwards.
+    resolved by index afterwards. Sparse ``X`` below ``_SPARSE_DENSITY_LIMIT`` stays sparse
+    (sparse-sparse Gram products); denser ``X`` is made dense for BLAS.
     """
 
     def __init__(self, X, E, exact_integer: bool):
-        self.n_samples = X.shape[0]
+        n_samples, n_features = X.shape
+        self.n_samples = n_samples
         self.exact_integer = exact_integer
-        dtype = np.float32 if exact_integer else np.float64
-        self.X = sp.csr_array(X, dtype=dtype) if sp.issparse(X) else np.asarray(X, dtype=dtype)
-        self.x_sq = (
-            np.asarray(self.X.multiply(self.X).sum(axis=1), dtype=dtype).ravel()
-            if sp.issparse(self.X)
-            else np.einsum("ij,ij->i", self.X, self.X)
-        )
+        keep_sparse = sp.issparse(X) and X.nnz < _SPARSE_DENSITY_LIMIT * n_samples * n_features
+        if keep_sparse:
+            self.X = sp.csr_array(X, dtype=np.int32 if exact_integer else np.float64)
+            self.X_t = sp.csr_array(self.X.T)
+            x_sq = np.asarray(self.X.multiply(self.X).sum(axis=1)).ravel()
+        else:
+            X = X.toarray() if sp.issparse(X) else X
+            self.X = np.ascontiguousarray(X, dtype=np.float32 if exact_integer else np.float64)
+            self.X_t = self.X.T
+            x_sq = np.einsum("ij,ij->i", self.X, self.X)
+        if exact_integer:
+            # key(i, l) = (|x_l|^2 - 2 x_i.x_l) n + l: the squared distance less the row
+            # constant |x_i|^2, times n, plus the index that breaks ties.
+            self.key_dtype = _key_dtype(int(x_sq.max()), n_samples, np.iinfo)
+            self.key_base = x_sq.astype(self.key_dtype) * n_samples + np.arange(
+                n_samples, dtype=self.key_dtype
+            )
+        else:
+            self.x_sq = x_sq
         E = np.asarray(E, dtype=np.float64)
         # Centring only reduces the cancellation in |a|^2 + |b|^2 - 2 a.b; distances are unchanged.
         self.E = E - E.mean(axis=0)
+        self.minus_2E_t = -2.0 * self.E.T
         self.e_sq = np.einsum("ij,ij->i", self.E, self.E)
-        if exact_integer:
-            self.key_dtype = _key_dtype(int(self.x_sq.max()), self.n_samples, np.iinfo)
 
     def _gram_rows(self, rows: slice) -> np.ndarray:
-        if sp.issparse(self.X):
-            # Sparse @ dense block gives a dense result directly; sparse @ sparse would build a
-            # nearly dense sparse matrix first.
-            return np.ascontiguousarray((self.X @ self.X[rows].toarray().T).T)
-        return self.X[rows] @ self.X.T
+        product = self.X[rows] @ self.X_t
+        return product.toarray() if sp.issparse(product) else product
 
     def embedding_neighbours(self, rows: slice, k: int) -> np.ndarray:
         # |e_j|^2 - 2 e_i.e_j orders row i as the squared distance does (|e_i|^2 is constant).
-        scores = self.E[rows] @ self.E.T
-        scores *= -2.0
+        scores = self.E[rows] @ self.minus_2E_t
         scores += self.e_sq[None, :]
         local = np.arange(rows.stop - rows.start)
         scores[local, local + rows.start] = np.inf
@@ -935,12 +946,9 @@ class _NumpyRanks:
         local = np.arange(rows.stop - rows.start)
         gram = self._gram_rows(rows)
         if self.exact_integer:
-            # |x_l|^2 - 2 x_i.x_l: the squared distance less the row constant |x_i|^2.
-            gram *= -2
-            gram += self.x_sq[None, :]
-            key = gram.astype(self.key_dtype)
-            key *= n
-            key += np.arange(n, dtype=self.key_dtype)
+            key = gram.astype(self.key_dtype, copy=False)
+            key *= -2 * n
+            key += self.key_base
             key[local, local + rows.start] = np.iinfo(self.key_dtype).max
             neighbour_keys = np.take_along_axis(key, neighbours, axis=1)
             key.sort(axis=1)
@@ -1092,9 +1100,11 @@ def trustworthiness(
     the result equals scikit-learn's.
 
     Cost. Rows are processed in blocks: for a block only the distances of its rows to all
-    samples are held (O(block_size x n) memory, not O(n^2)), and a rank is a count of closer
-    samples (no sort). For 0/1 inputs squared distances are integers computed exactly from
-    (sparse) Gram products in float32.
+    samples are held (O(block_size x n) memory, not O(n^2)). Each of these rows is sorted once
+    and the ranks of the k embedding neighbours are read off by binary search (scikit-learn
+    argsorts the full matrix and builds an n x n inverse index). For 0/1 inputs squared
+    distances are integers computed exactly from (sparse) Gram products in float32. On a
+    torch device, ``X`` (dense, or sparse COO) and ``E`` are copied to the device once.
 
     Parameters
     ----------
