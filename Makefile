@@ -13,7 +13,7 @@ export SPAE_ROOT := $(CURDIR)
 
 SECTIONS := $(basename $(notdir $(sort $(wildcard notebooks/[0-9]*.md))))
 SECTIONS_DIR := book/sections
-NBVAL_DIR := tests/.nbval
+NBVAL_DIR := tests/_nbval
 GOLDEN_DIR := tests/golden
 
 .PHONY: setup test test-slow book golden bench clean

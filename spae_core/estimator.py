@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .losses import DEFAULT_BETA, WEIGHTED_LOSSES, get_loss, positive_weights
-from .train import TrainConfig, apply_in_batches, seeded_model, train
+from .train import TrainConfig, apply_in_batches, seeded_model, select_device, train
 from .validation import check_binary_matrix
 
 __all__ = ["SparseAutoencoder"]
@@ -164,6 +164,48 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         self.stopped_early_ = result.stopped_early
         self.device_ = result.device
         return self
+
+    def save(self, path) -> None:
+        """Write the fitted estimator (parameters, weights, loss weights, history) to ``path``.
+
+        The file holds only tensors and plain Python values, so :meth:`load` reads it with
+        ``torch.load(..., weights_only=True)``.
+        """
+        check_is_fitted(self, "model_")
+        params = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.get_params().items()}
+        if params.get("loss_params"):
+            params["loss_params"] = {k: (np.asarray(v).tolist() if isinstance(v, (np.ndarray, torch.Tensor)) else v)
+                                     for k, v in params["loss_params"].items()}
+        state = {
+            "params": params,
+            "model": {k: v.detach().cpu() for k, v in self.model_.state_dict().items()},
+            "loss_buffers": {k: v.detach().cpu() for k, v in self.loss_.state_dict().items()},
+            "n_features_in": int(self.n_features_in_),
+            "history": list(self.history_),
+            "best_epoch": int(self.best_epoch_),
+            "stopped_early": bool(self.stopped_early_),
+            "device": str(self.device_),
+        }
+        torch.save(state, path)
+
+    @classmethod
+    def load(cls, path, device=None) -> "SparseAutoencoder":
+        """Read an estimator written by :meth:`save`, onto ``device`` (default: as chosen by ``select_device``)."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        estimator = cls(**state["params"])
+        params = dict(estimator.loss_params or {})
+        params.update({k: v for k, v in state["loss_buffers"].items()})
+        estimator.loss_ = get_loss(estimator.loss, **params)
+        estimator.model_ = seeded_model(state["n_features_in"], 0, hidden_dims=tuple(estimator.hidden_dims),
+                                        latent_dim=estimator.latent_dim)
+        estimator.model_.load_state_dict(state["model"])
+        estimator.model_.to(select_device(device if device is not None else estimator.device)).eval()
+        estimator.n_features_in_ = state["n_features_in"]
+        estimator.history_ = state["history"]
+        estimator.best_epoch_ = state["best_epoch"]
+        estimator.stopped_early_ = state["stopped_early"]
+        estimator.device_ = state["device"]
+        return estimator
 
     def _checked(self, X):
         check_is_fitted(self, "model_")

@@ -3,12 +3,14 @@
 Each run is described by a :class:`RunSpec`; its results live in their own directory under
 ``<results_dir>/runs/``, named by the spec's content hash, so that
 
-- a finished run (``record.json`` present) is never redone: re-running a grid skips it;
+- a finished run (``record.json`` present) is never redone: re-running a grid skips it; if the
+  metric code changed since, the run is re-evaluated from its saved weights, not retrained;
 - an interrupted run resumes from its per-epoch checkpoint with the same final weights;
 - changing anything that affects a run (a hyper-parameter, the dataset rule, the seed) gives a
   new directory instead of silently reusing a stale result.
 
-A run directory holds ``spec.json``, ``model.pt`` (the trained weights, a ``state_dict``),
+A run directory holds ``spec.json``, ``model.pt`` (the fitted estimator, see
+:meth:`spae_core.SparseAutoencoder.save`),
 ``history.json`` (per-epoch losses and seconds), ``distribution.json`` (the Figure 3 histogram)
 and ``record.json`` (spec, metrics, timings, device, versions), written last and atomically.
 
@@ -20,6 +22,7 @@ gives the same numbers as a serial one.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import platform
@@ -33,6 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from . import __version__
@@ -185,7 +189,7 @@ def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | N
     device : str, optional
         Training device; default CUDA, then MPS, then CPU.
     threads_per_run : int, optional
-        torch CPU threads for this run (results depend on it); default: leave as is.
+        torch and BLAS threads for this run (results depend on them); default: leave as is.
     cache_dir : path, optional
         Dataset cache (see :func:`spae_core.datasets.load`).
     progress : bool
@@ -197,22 +201,43 @@ def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | N
         The run's record (also stored as ``record.json``).
     """
     run_dir = Path(results_dir) / "runs" / spec.run_name
+    record = _finished_record(run_dir)
+    if record is not None:
+        return record
+    if threads_per_run is None:
+        return _train_and_evaluate(spec, run_dir, device, cache_dir, progress)
+    # Results depend on thread counts (torch's and the BLAS behind numpy's): pin both, so a run
+    # gives the same numbers in a serial grid and in a parallel worker.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(threads_per_run))
+    try:
+        with threadpool_limits(limits=int(threads_per_run)):
+            return _train_and_evaluate(spec, run_dir, device, cache_dir, progress)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train_and_evaluate(spec: RunSpec, run_dir: Path, device, cache_dir, progress: bool) -> dict:
     record_path = run_dir / "record.json"
-    if record_path.exists():
-        return json.loads(record_path.read_text())
-    if threads_per_run is not None:
-        torch.set_num_threads(int(threads_per_run))
     run_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write_json(spec.as_dict(), run_dir / "spec.json")
 
     dataset = subsample_rows(load(spec.dataset, cache_dir=cache_dir), spec.max_rows, spec.split_seed)
     split = dataset.split(seed=spec.split_seed)
     started = time.perf_counter()
-    estimator = spec.estimator(device=device, verbose=progress)
-    estimator.fit(split.train.X, X_val=split.val.X, checkpoint=run_dir / "checkpoint.pt")
+    model_path = run_dir / "model.pt"
+    if model_path.exists():
+        # Training finished before; only the evaluation is (re)done, e.g. after a metric changed.
+        estimator = SparseAutoencoder.load(model_path, device=device)
+    else:
+        estimator = spec.estimator(device=device, verbose=progress)
+        estimator.fit(split.train.X, X_val=split.val.X, checkpoint=run_dir / "checkpoint.pt")
+        fd, tmp = tempfile.mkstemp(dir=run_dir, prefix="model.pt", suffix=".tmp")
+        os.close(fd)
+        estimator.save(tmp)
+        os.replace(tmp, model_path)
+        _atomic_write_json(estimator.history_, run_dir / "history.json")
     train_seconds = sum(h["seconds"] for h in estimator.history_)
-    torch.save({k: v.cpu() for k, v in estimator.model_.state_dict().items()}, run_dir / "model.pt")
-    _atomic_write_json(estimator.history_, run_dir / "history.json")
 
     # Undefined metrics (one DBSCAN cluster, a label without positives in a small split) are NaN
     # in the record; their explanations are kept with it rather than printed once per run.
@@ -245,12 +270,35 @@ def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | N
         "device": estimator.device_,
         "torch_threads": torch.get_num_threads(),
         "versions": json.dumps(package_versions(), sort_keys=True),
+        "evaluation_code": evaluation_fingerprint(),
         **metrics,
         "warnings": json.dumps(sorted({str(w.message) for w in caught})),
     }
     _atomic_write_json(record, record_path)
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)
     return record
+
+
+def evaluation_fingerprint() -> str:
+    """Hash of the code that computes a run's metrics (``metrics`` and ``evaluation`` modules).
+
+    Stored in every record: when the metric code changes, stored runs are re-evaluated from their
+    saved weights instead of being reused with stale numbers or retrained.
+    """
+    from . import evaluation as evaluation_module
+    from . import metrics as metrics_module
+
+    source = inspect.getsource(metrics_module) + inspect.getsource(evaluation_module)
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def _finished_record(run_dir: Path) -> dict | None:
+    """The stored record if the run finished and was evaluated by the current metric code."""
+    path = run_dir / "record.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    return record if record.get("evaluation_code") == evaluation_fingerprint() else None
 
 
 def run_grid(specs, results_dir, *, n_jobs: int = 1, threads_per_run: int | None = None, device=None,
@@ -279,7 +327,7 @@ def run_grid(specs, results_dir, *, n_jobs: int = 1, threads_per_run: int | None
     if threads_per_run is None and n_jobs != 1:
         threads_per_run = 1
     results_dir = Path(results_dir)
-    pending = [s for s in specs if not (results_dir / "runs" / s.run_name / "record.json").exists()]
+    pending = [s for s in specs if _finished_record(results_dir / "runs" / s.run_name) is None]
     bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="runs", unit="run",
                 disable=not progress or bool(os.environ.get("TQDM_DISABLE")))
     try:

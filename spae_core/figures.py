@@ -152,7 +152,7 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
             ax.plot(centres, density, marker=".", color=_COLOURS.get(loss), label=f"{loss.upper()} ({mass:.2%})")
         threshold = subset["threshold"].iloc[0]
         ax.axvline(threshold, linestyle="--", color="grey")
-        ax.set(title=dataset, xlabel=r"reconstruction value $\hat{x}$", ylabel="density", yscale="log")
+        ax.set(title=dataset, xlabel=r"reconstruction value $\hat{x}$", ylabel="density", yscale="log", xlim=(0, 1))
         ax.legend(fontsize=7, title=f"mass above t = {threshold}", title_fontsize=7)
     return fig
 

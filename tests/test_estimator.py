@@ -140,3 +140,14 @@ def test_bad_input(binary_data):
         ae.transform(X[:, :-1])
     with pytest.raises(ValueError, match="shape"):
         ae.inverse_transform(np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("loss", ["focal", "wbce"])
+def test_save_and_load_round_trip(binary_data, tmp_path, loss):
+    X, _ = binary_data
+    ae = SparseAutoencoder(loss=loss, **SMALL).fit(X)
+    ae.save(tmp_path / "ae.pt")
+    loaded = SparseAutoencoder.load(tmp_path / "ae.pt", device="cpu")
+    np.testing.assert_array_equal(loaded.transform(X), ae.transform(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), ae.predict_proba(X))
+    assert loaded.get_params() == ae.get_params() and loaded.history_ == ae.history_

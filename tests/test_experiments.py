@@ -57,3 +57,18 @@ def test_parallel_grid_equals_serial_grid(tmp_path, cache_dir):
     parallel = run_grid(specs, tmp_path / "parallel", n_jobs=2, threads_per_run=1, cache_dir=cache_dir, progress=False)
     assert serial["run_name"].tolist() == [s.run_name for s in specs]
     pd.testing.assert_frame_equal(_stable(serial), _stable(parallel))
+
+
+def test_changed_metric_code_reevaluates_without_retraining(tmp_path, cache_dir, monkeypatch):
+    import spae_core.experiments as experiments
+
+    spec = RunSpec("thyroid", "bce", 0, **TINY)
+    first = run_one(spec, tmp_path, cache_dir=cache_dir)
+    run_dir = tmp_path / "runs" / spec.run_name
+    model_mtime = (run_dir / "model.pt").stat().st_mtime_ns
+    monkeypatch.setattr(experiments, "evaluation_fingerprint", lambda: "changed-code")
+    monkeypatch.setattr(experiments.SparseAutoencoder, "fit", lambda *a, **k: pytest.fail("retrained"))
+    again = run_one(spec, tmp_path, cache_dir=cache_dir)
+    assert again["evaluation_code"] == "changed-code"
+    assert (run_dir / "model.pt").stat().st_mtime_ns == model_mtime
+    assert again["ap_macro"] == first["ap_macro"] and again["train_seconds"] == first["train_seconds"]
