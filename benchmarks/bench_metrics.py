@@ -2,8 +2,8 @@
 
 Each fast implementation runs next to its reference in the same process, on the same data, and
 the script prints the ratio of their wall times and the largest difference of their values.
-Trustworthiness runs each implementation in a fresh subprocess so that its peak resident memory
-(ru_maxrss) is its own.
+Trustworthiness runs each implementation in a fresh subprocess (Linux) and reads the peak resident
+memory of the call itself from /proc.
 
     python benchmarks/bench_metrics.py            # full run, several minutes on 2 cores
     python benchmarks/bench_metrics.py --quick    # smoke run, seconds
@@ -17,7 +17,6 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -167,17 +166,29 @@ def write_trust_data(directory: Path, n: int, seed: int) -> Path:
     return path
 
 
+def resident_kib(field: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process from /proc, in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def trust_worker(implementation: str, path: Path):
-    """Time one implementation on saved data; loading (not generating) the data keeps the
-    peak RSS before the call close to the data's own size."""
+    """Time one implementation on saved data and measure its peak RSS during the call.
+
+    Writing 5 to /proc/self/clear_refs resets the peak (VmHWM) to the current RSS, so the peak
+    read afterwards belongs to the call, not to imports or loading the data.
+    """
     X = sp.load_npz(path.with_suffix(".X.npz"))
     E = np.load(path.with_suffix(".E.npy"))
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    Path("/proc/self/clear_refs").write_text("5")
+    baseline = resident_kib("VmRSS")
     if implementation == "ours":
         seconds, value = timed(lambda: metrics.trustworthiness(X, E, 15, device="numpy"))
     else:
         seconds, value = timed(lambda: sklearn_trustworthiness(X, E, n_neighbors=15))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = max(resident_kib("VmHWM"), baseline)
     print(json.dumps({"seconds": seconds, "value": value, "baseline_kb": baseline, "peak_kb": peak}))
 
 
@@ -194,7 +205,8 @@ def run_trust_worker(implementation: str, path: Path):
 def describe(run):
     return (
         f"{run['seconds']:7.2f} s, peak RSS {run['peak_kb'] / 2**20:5.2f} GiB "
-        f"(+{(run['peak_kb'] - run['baseline_kb']) / 2**20:5.2f} GiB during the call)"
+        f"(+{(run['peak_kb'] - run['baseline_kb']) / 2**20:5.2f} GiB over the process before "
+        f"the call)"
     )
 
 

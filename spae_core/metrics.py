@@ -908,10 +908,8 @@ class _NumpyRanks:
         if exact_integer:
             # key(i, l) = (|x_l|^2 - 2 x_i.x_l) n + l: the squared distance less the row
             # constant |x_i|^2, times n, plus the index that breaks ties.
-            self.key_dtype = _key_dtype(int(x_sq.max()), n_samples, np.iinfo)
-            self.key_base = x_sq.astype(self.key_dtype) * n_samples + np.arange(
-                n_samples, dtype=self.key_dtype
-            )
+            self.key_dtype = _key_dtype(int(x_sq.max()), n_samples)
+            self.key_base = _key_base(x_sq, self.key_dtype)
         else:
             self.x_sq = x_sq
         E = np.asarray(E, dtype=np.float64)
@@ -1009,7 +1007,9 @@ class _TorchRanks:
         self.E = torch.from_numpy(E - E.mean(axis=0)).to(device)
         self.e_sq = (self.E * self.E).sum(dim=1)
         if exact_integer:
-            self.key_dtype = _key_dtype(int(x_sq.max()), self.n_samples, torch.iinfo, torch)
+            key_dtype = _key_dtype(int(x_sq.max()), self.n_samples)
+            self.key_dtype = torch.int32 if key_dtype == np.int32 else torch.int64
+            self.key_base = torch.from_numpy(_key_base(x_sq.ravel(), key_dtype)).to(device)
 
     def _gram_rows(self, rows: slice):
         if self.X_host is not None:
@@ -1036,7 +1036,7 @@ class _TorchRanks:
         index = torch.arange(n, device=self.device)
         gram = self._gram_rows(rows)
         if self.exact_integer:
-            key = (self.x_sq[None, :] - 2 * gram).to(self.key_dtype) * n + index.to(self.key_dtype)
+            key = gram.to(self.key_dtype) * (-2 * n) + self.key_base
             key[local, local + rows.start] = torch.iinfo(self.key_dtype).max
             neighbour_keys = torch.take_along_dim(key, neighbours, dim=1)
             closer = torch.searchsorted(torch.sort(key, dim=1).values.contiguous(), neighbour_keys)
@@ -1061,10 +1061,16 @@ class _TorchRanks:
         return (closer + 1).cpu().numpy()
 
 
-def _key_dtype(largest_row_norm: int, n_samples: int, iinfo, namespace=np):
-    """Smallest integer type of ``namespace`` that holds every ``(|x_l|^2 - 2 x_i.x_l) n + l``."""
+def _key_dtype(largest_row_norm: int, n_samples: int) -> type:
+    """Smallest integer type that holds every key ``(|x_l|^2 - 2 x_i.x_l) n + l``."""
     largest_key = (2 * largest_row_norm + 1) * n_samples
-    return namespace.int32 if largest_key < iinfo(namespace.int32).max else namespace.int64
+    return np.int32 if largest_key < np.iinfo(np.int32).max else np.int64
+
+
+def _key_base(x_sq: np.ndarray, key_dtype: type) -> np.ndarray:
+    """The part ``|x_l|^2 n + l`` of the keys that does not depend on the row ``i``."""
+    n_samples = x_sq.shape[0]
+    return x_sq.astype(key_dtype) * n_samples + np.arange(n_samples, dtype=key_dtype)
 
 
 def _rowwise_search(sorted_rows: np.ndarray, queries: np.ndarray, side: str) -> np.ndarray:

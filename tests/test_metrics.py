@@ -248,6 +248,7 @@ def test_contingency_equals_per_pair_reference(rng, density, sparse_input, per_f
     R[:, [4, 5]] = 0  # a pair with no row at all
     P = noisy_reconstruction(rng, R)
     threshold = rng.uniform(0.2, 0.8, size=d) if per_feature_threshold else 0.5
+    P[::7, :] = np.broadcast_to(threshold, (d,))  # values exactly at the threshold are not above it
     expected = per_pair_contingency(R, P, threshold)
     result = metrics.contingency_score(
         sp.csr_matrix(R) if sparse_input else R,
