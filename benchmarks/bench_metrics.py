@@ -189,7 +189,8 @@ def trust_worker(implementation: str, path: Path):
     else:
         seconds, value = timed(lambda: sklearn_trustworthiness(X, E, n_neighbors=15))
     peak = max(resident_kib("VmHWM"), baseline)
-    print(json.dumps({"seconds": seconds, "value": value, "baseline_kb": baseline, "peak_kb": peak}))
+    run = {"seconds": seconds, "value": value, "baseline_kb": baseline, "peak_kb": peak}
+    print(json.dumps(run))
 
 
 def run_trust_worker(implementation: str, path: Path):

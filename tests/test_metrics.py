@@ -103,6 +103,9 @@ def stable_sort_trustworthiness(X, E, k, embedding_ties="sklearn"):
     return 1.0 - t * (2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0)))
 
 
+BIT = st.integers(0, 1)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20260101)
@@ -167,7 +170,7 @@ def test_average_precision_micro_equals_sklearn(rng, sparse_input):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    data=hnp.arrays(np.int8, st.tuples(st.integers(2, 25), st.integers(1, 6)), elements=st.integers(0, 1)),
+    data=hnp.arrays(np.int8, st.tuples(st.integers(2, 25), st.integers(1, 6)), elements=BIT),
     levels=st.integers(1, 5),
     seed=st.integers(0, 2**32 - 1),
 )
@@ -292,7 +295,7 @@ def test_contingency_block_size_does_not_change_result(rng, block_size):
 
 @settings(max_examples=30, deadline=None)
 @given(
-    R=hnp.arrays(np.int8, st.tuples(st.integers(1, 12), st.integers(1, 6)), elements=st.integers(0, 1)),
+    R=hnp.arrays(np.int8, st.tuples(st.integers(1, 12), st.integers(1, 6)), elements=BIT),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_contingency_property_matches_reference_and_is_bounded(R, seed):
@@ -372,6 +375,22 @@ def test_trustworthiness_equals_stable_sort_reference_on_binary_data(
         sp.csr_matrix(X) if sparse_input else X, E, 15, device=device, block_size=64
     )
     assert result == pytest.approx(expected, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    X=hnp.arrays(np.int8, st.tuples(st.integers(5, 30), st.integers(1, 6)), elements=BIT),
+    seed=st.integers(0, 2**32 - 1),
+    data=st.data(),
+)
+def test_trustworthiness_property_equals_stable_sort_reference(X, seed, data):
+    n = X.shape[0]
+    k = data.draw(st.integers(1, (n - 1) // 2), label="n_neighbors")
+    E = np.random.default_rng(seed).normal(size=(n, 2))
+    expected = stable_sort_trustworthiness(X, E, k, embedding_ties="stable")
+    result = metrics.trustworthiness(X, E, k, block_size=data.draw(st.integers(1, n)))
+    assert result == pytest.approx(expected, abs=1e-12)
+    assert 0.0 <= result <= 1.0
 
 
 def test_trustworthiness_stable_rule_differs_from_best_and_worst_case_ties(rng):
@@ -521,7 +540,9 @@ def test_calinski_harabasz_sparsity_bins_like_histogram(rng, sparse_input):
 
 
 def test_calinski_harabasz_sparsity_ignores_explicit_zeros(rng):
-    X = sp.csr_matrix(np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
+    X = sp.csr_matrix(
+        np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    )
     X.data[X.data == 2.0] = 0.0  # an explicitly stored zero
     result = metrics.calinski_harabasz_sparsity(rng.normal(size=(4, 2)), X, n_bins=2)
     np.testing.assert_allclose(result.sparsity, [2 / 3, 2 / 3, 0.0, 1.0])
@@ -575,7 +596,8 @@ def test_downstream_classification_per_label_ap(rng):
     assert list(result) == ["APS", "PMR"]
     scaler = StandardScaler().fit(E[:150])
     for label in Y.columns:
-        model = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(E[:150]), Y[label][:150])
+        model = LogisticRegression(C=1.0, max_iter=1000)
+        model.fit(scaler.transform(E[:150]), Y[label][:150])
         expected = average_precision_score(
             Y[label][150:], model.predict_proba(scaler.transform(E[150:]))[:, 1]
         )
@@ -646,7 +668,9 @@ def test_reconstruction_distribution_hand_computed():
 def test_non_binary_real_data_is_rejected_with_location():
     X = np.zeros((6, 8))
     X[3, 5], X[4, 1] = 0.5, 2.0
-    message = r"X_true has 2 entries that are not 0 or 1 \(first at row 3, column 5: 0.5\); binarise"
+    message = (
+        r"X_true has 2 entries that are not 0 or 1 \(first at row 3, column 5: 0.5\); binarise"
+    )
     for call in (metrics.average_precision, metrics.contingency_score):
         with pytest.raises(ValueError, match=message):
             call(X, np.zeros((6, 8)))
@@ -658,7 +682,8 @@ def test_non_binary_real_data_is_rejected_with_location():
 def test_non_finite_entries_are_rejected(bad):
     P = np.full((4, 3), 0.5)
     P[2, 1] = bad
-    with pytest.raises(ValueError, match=r"P has 1 NaN or infinite entries \(first at row 2, column 1"):
+    message = r"P has 1 NaN or infinite entries \(first at row 2, column 1"
+    with pytest.raises(ValueError, match=message):
         metrics.contingency_score(np.eye(4, 3), P)
     with pytest.raises(ValueError, match="X has 1 NaN or infinite"):
         metrics.trustworthiness(P, np.ones((4, 1)), 1)
@@ -669,8 +694,9 @@ def test_non_finite_entries_are_rejected(bad):
 def test_probabilities_outside_unit_interval_are_rejected():
     P = np.full((3, 3), 0.5)
     P[1, 2] = 1.5
+    message = r"P has 1 entries outside \[0, 1\] \(first at row 1, column 2: 1.5\)"
     for call in (metrics.average_precision, metrics.contingency_score):
-        with pytest.raises(ValueError, match=r"P has 1 entries outside \[0, 1\] \(first at row 1, column 2"):
+        with pytest.raises(ValueError, match=message):
             call(np.eye(3), P)
     with pytest.raises(ValueError, match="sigmoid"):
         metrics.reconstruction_distribution(-P)
