@@ -64,7 +64,7 @@ book: setup
 	@set -e; for name in $(SECTIONS); do \
 	  echo "== executing $$name (preset $(PRESET))"; \
 	  $(BIN)/jupytext --quiet --to ipynb --set-kernel python3 -o $(SECTIONS_DIR).partial/$$name.source.ipynb notebooks/$$name.md; \
-	  SPAE_EXECUTED_DIR=$(CURDIR)/$(SECTIONS_DIR).partial TQDM_DISABLE=1 \
+	  SPAE_EXECUTED_DIR=$(CURDIR)/$(SECTIONS_DIR).partial TQDM_DISABLE=1 SPAE_PROGRESS=terminal \
 	    $(BIN)/papermill --log-level WARNING --cwd notebooks -k python3 -f notebooks/params/$(PRESET).yaml \
 	    $(SECTIONS_DIR).partial/$$name.source.ipynb $(SECTIONS_DIR).partial/$$name.ipynb \
 	    || { echo "make book: notebook $$name failed (its error is above); no book was built."; exit 1; }; \

@@ -113,7 +113,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         order = np.random.default_rng(seed).permutation(X.shape[0])
         return X[np.sort(order[n_val:])], X[np.sort(order[:n_val])]
 
-    def fit(self, X, y=None, X_val=None, checkpoint=None):
+    def fit(self, X, y=None, X_val=None, checkpoint=None, checkpoint_every=0.0):
         """Train on the rows of ``X``.
 
         Parameters
@@ -126,6 +126,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         checkpoint : path, optional
             Per-epoch checkpoint file; an interrupted ``fit`` with the same data, parameters and
             checkpoint resumes where it stopped (see :func:`spae_core.train.train`).
+        checkpoint_every : float, default=0
+            Seconds between checkpoints (0: after every epoch).
 
         Returns
         -------
@@ -157,7 +159,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         )
         self.model_ = seeded_model(X.shape[1], seed, hidden_dims=tuple(self.hidden_dims), latent_dim=self.latent_dim)
         result = train(
-            self.model_, self.loss_, X_train, X_val, config, device=self.device, checkpoint=checkpoint, progress=self.verbose
+            self.model_, self.loss_, X_train, X_val, config, device=self.device, checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every, progress=self.verbose
         )
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch

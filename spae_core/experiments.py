@@ -26,6 +26,7 @@ import inspect
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 import warnings
@@ -50,6 +51,10 @@ __all__ = ["RunSpec", "grid_specs", "results_dir", "load_distributions", "load_h
 #: Bumped when the meaning of a stored run changes (what is trained or measured), so that old
 #: results are not mixed with new ones.
 STORE_VERSION = 1
+
+#: A grid's runs are short; a checkpoint after every epoch would cost more than the minute of
+#: training an interruption can lose with this interval.
+CHECKPOINT_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -231,7 +236,8 @@ def _train_and_evaluate(spec: RunSpec, run_dir: Path, device, cache_dir, progres
         estimator = SparseAutoencoder.load(model_path, device=device)
     else:
         estimator = spec.estimator(device=device, verbose=progress)
-        estimator.fit(split.train.X, X_val=split.val.X, checkpoint=run_dir / "checkpoint.pt")
+        estimator.fit(split.train.X, X_val=split.val.X, checkpoint=run_dir / "checkpoint.pt",
+                      checkpoint_every=CHECKPOINT_EVERY_SECONDS)
         fd, tmp = tempfile.mkstemp(dir=run_dir, prefix="model.pt", suffix=".tmp")
         os.close(fd)
         estimator.save(tmp)
@@ -328,8 +334,12 @@ def run_grid(specs, results_dir, *, n_jobs: int = 1, threads_per_run: int | None
         threads_per_run = 1
     results_dir = Path(results_dir)
     pending = [s for s in specs if _finished_record(results_dir / "runs" / s.run_name) is None]
+    # SPAE_PROGRESS=terminal (set by `make book`) sends the bar to the terminal that runs the
+    # notebook's kernel instead of into the notebook, where it would end up in the book.
+    to_terminal = os.environ.get("SPAE_PROGRESS") == "terminal"
     bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="runs", unit="run",
-                disable=not progress or bool(os.environ.get("TQDM_DISABLE")))
+               file=sys.__stderr__ if to_terminal else None,
+               disable=not progress or (bool(os.environ.get("TQDM_DISABLE")) and not to_terminal))
     try:
         jobs = (delayed(run_one)(s, results_dir, device=device, threads_per_run=threads_per_run, cache_dir=cache_dir)
                 for s in pending)

@@ -251,6 +251,7 @@ def train(
     *,
     device=None,
     checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = 0.0,
     progress: bool = True,
     on_epoch_end: Callable[[dict], None] | None = None,
 ) -> TrainResult:
@@ -272,6 +273,11 @@ def train(
         File written atomically after every epoch (model, optimiser, history, best weights). If it
         exists when training starts, training resumes from it; a checkpoint of a finished run
         returns at once with its best weights loaded.
+    checkpoint_every : float, default=0
+        Seconds between checkpoints: 0 writes one after every epoch. A checkpoint holds the
+        weights three times over (model, Adam's two moments) plus the best weights, which costs
+        as much as a whole epoch on small data; a grid of short runs may prefer to risk redoing a
+        minute of training over paying that every epoch. The last epoch is always written.
     progress : bool, default=True
         Show a tqdm bar over epochs (``TQDM_DISABLE=1`` also hides it).
     on_epoch_end : callable, optional
@@ -308,6 +314,7 @@ def train(
     best_val, best_state, epochs_without_improvement = np.inf, None, 0
     finished = False
     checkpoint = Path(checkpoint) if checkpoint is not None else None
+    last_checkpoint = time.perf_counter()
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if state["config"] != asdict(config):
@@ -368,7 +375,8 @@ def train(
             result.stopped_early = epochs_without_improvement >= config.patience and epoch < config.max_epochs
             finished = result.stopped_early or epoch >= config.max_epochs
 
-            if checkpoint is not None:
+            if checkpoint is not None and (finished or time.perf_counter() - last_checkpoint >= checkpoint_every):
+                last_checkpoint = time.perf_counter()
                 _atomic_save(
                     {"config": asdict(config), "model": _cpu_state(model), "optimizer": optimizer.state_dict(),
                      "history": result.history, "best_epoch": result.best_epoch, "best_val": best_val,

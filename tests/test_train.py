@@ -25,6 +25,14 @@ def _assert_same_weights(a, b):
         assert torch.equal(a[key], b[key]), key
 
 
+def _interrupt_at(epoch):
+    def callback(record):
+        if record["epoch"] == epoch:
+            raise KeyboardInterrupt
+
+    return callback
+
+
 def _run(X_train, X_val, loss="bce", seed=0, **config):
     model = seeded_model(X_train.shape[1], seed)
     result = train(model, get_loss(loss), X_train, X_val, TrainConfig(seed=seed, **{**FAST, **config}), progress=False)
@@ -66,14 +74,10 @@ def test_interrupted_run_resumes_to_identical_weights(binary_data, tmp_path):
     uninterrupted = seeded_model(X_train.shape[1], 0)
     train(uninterrupted, loss, X_train, X_val, config, progress=False)
 
-    def interrupt(record):
-        if record["epoch"] == 3:
-            raise KeyboardInterrupt
-
     checkpoint = tmp_path / "run" / "checkpoint.pt"
     model = seeded_model(X_train.shape[1], 0)
     with pytest.raises(KeyboardInterrupt):
-        train(model, loss, X_train, X_val, config, checkpoint=checkpoint, progress=False, on_epoch_end=interrupt)
+        train(model, loss, X_train, X_val, config, checkpoint=checkpoint, progress=False, on_epoch_end=_interrupt_at(3))
     assert checkpoint.exists()
     assert list(checkpoint.parent.iterdir()) == [checkpoint]  # no temporary file left behind
 
@@ -195,3 +199,28 @@ def test_device_selection():
         with pytest.raises(ValueError, match="CUDA is not available"):
             select_device("cuda")
         assert select_device().type in ("cpu", "mps")
+
+
+def test_checkpoint_interval_still_resumes_exactly(binary_data, tmp_path):
+    X_train, X_val = _split(binary_data[0])
+    config = TrainConfig(**FAST)
+    uninterrupted = seeded_model(X_train.shape[1], 0)
+    train(uninterrupted, get_loss("bce"), X_train, X_val, config, progress=False)
+
+    # With an hour between checkpoints, an interruption in epoch 4 finds nothing written yet.
+    sparse_checkpoint = tmp_path / "hourly.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train(seeded_model(X_train.shape[1], 0), get_loss("bce"), X_train, X_val, config, checkpoint=sparse_checkpoint,
+              checkpoint_every=3600, progress=False, on_epoch_end=_interrupt_at(4))
+    assert not sparse_checkpoint.exists()
+
+    # Resuming an every-epoch checkpoint with an hourly interval still writes the final epoch.
+    checkpoint = tmp_path / "every.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train(seeded_model(X_train.shape[1], 0), get_loss("bce"), X_train, X_val, config, checkpoint=checkpoint,
+              progress=False, on_epoch_end=_interrupt_at(2))
+    resumed = seeded_model(X_train.shape[1], 5)
+    result = train(resumed, get_loss("bce"), X_train, X_val, config, checkpoint=checkpoint, checkpoint_every=3600,
+                   progress=False)
+    assert result.resumed_from_epoch == 2 and torch.load(checkpoint, weights_only=True)["finished"]
+    _assert_same_weights(_weights(uninterrupted), _weights(resumed))
