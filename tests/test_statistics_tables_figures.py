@@ -1,0 +1,139 @@
+"""Statistics over seeds, the book's tables and figures, on hand-made run records."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import pyplot as plt
+from scipy import stats
+
+from spae_core.book import notebook_runtimes
+from spae_core.figures import (
+    bce_soft_target_figure,
+    expected_loss_figure,
+    metric_bars_figure,
+    reconstruction_distribution_figure,
+    training_curves_figure,
+    wmse_erratum_figure,
+)
+from spae_core.paper import FIGURE6_METRICS, PAPER_FIGURE6
+from spae_core.statistics import best_per_group, mean_ci, percent_of_best, summarise
+from spae_core.tables import figure6_table, metric_table
+
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_mean_ci_is_the_student_t_interval():
+    values = [0.61, 0.64, 0.58, 0.70, 0.66]
+    mean, low, high, n = mean_ci(values)
+    half = stats.t.ppf(0.975, 4) * np.std(values, ddof=1) / np.sqrt(5)
+    assert (mean, n) == (pytest.approx(np.mean(values)), 5)
+    assert low == pytest.approx(np.mean(values) - half) and high == pytest.approx(np.mean(values) + half)
+
+
+def test_mean_ci_leaves_out_nan_and_does_not_invent_an_interval():
+    assert mean_ci([0.5, np.nan, 0.7])[3] == 2
+    assert mean_ci([0.4]) == (0.4, 0.4, 0.4, 1)
+    assert np.isnan(mean_ci([np.nan])[0]) and mean_ci([np.nan])[3] == 0
+    with pytest.raises(ValueError, match="confidence"):
+        mean_ci([1, 2], confidence=95)
+
+
+def _records():
+    rng = np.random.default_rng(0)
+    rows = []
+    for dataset, counterpart in [("d1", "Netflix_0.97"), ("d2", "IMDB_1.0")]:
+        for loss, centre in [("mse", 0.5), ("bce", 0.52), ("focal", 0.8)]:
+            for seed in range(4):
+                rows.append({"dataset": dataset, "paper_counterpart": counterpart, "loss": loss, "seed": seed,
+                             "ap_macro": centre + 0.01 * rng.standard_normal(),
+                             "trustworthiness": 0.9 + 0.001 * seed, "ch_dbscan": (2.0 if loss == "focal" else 1.0) * (1 + seed)})
+    return pd.DataFrame(rows)
+
+
+def test_summarise_and_best_with_ties():
+    records = _records()
+    summary = summarise(records, ["ap_macro", "trustworthiness"])
+    assert len(summary) == 2 * 3 * 2 and (summary["n"] == 4).all()
+    best = best_per_group(summary).set_index(["dataset", "metric"])
+    assert best.loc[("d1", "ap_macro"), "best"] == "focal" and best.loc[("d1", "ap_macro"), "tied"] == []
+    # Identical trustworthiness for every loss: all three are tied.
+    assert len(best.loc[("d1", "trustworthiness"), "tied"]) == 2
+    with pytest.raises(ValueError, match="no column"):
+        summarise(records, ["missing_metric"])
+
+
+def test_percent_of_best():
+    records = _records()
+    scaled = percent_of_best(records, "ch_dbscan")
+    best_mean = records[records["loss"] == "focal"]["ch_dbscan"].mean()  # 2 * mean(1..4) = 5
+    expected = 100 * records["ch_dbscan"] / best_mean
+    np.testing.assert_allclose(scaled, expected)
+
+
+def test_metric_table_cells():
+    summary = summarise(_records(), ["ap_macro", "trustworthiness"])
+    table = metric_table(summary, "trustworthiness")
+    assert list(table.index) == ["d1", "d2"] and list(table.columns) == ["mse", "bce", "focal"]
+    low, high = mean_ci([0.9, 0.901, 0.902, 0.903])[1:3]
+    assert table.loc["d1", "mse"] == f"0.902 [{low:.3f}, {high:.3f}] (n=4)"
+    reference = pd.DataFrame({"dataset": ["d1", "d2"], "metric": ["ap_macro"] * 2, "raw_input": [0.25, 0.5]})
+    both = metric_table(summary, ["ap_macro", "trustworthiness"], reference=reference)
+    assert both.loc[("d1", "ap_macro"), "raw input"] == "0.250"
+    with pytest.raises(ValueError, match="No metric"):
+        metric_table(summary, "r2")
+
+
+def test_figure6_verdicts():
+    table = figure6_table(_records()).set_index(["dataset", "metric"])
+    # Paper: Netflix_0.97 AP best is MSE; ours is focal, clearly separated -> differs.
+    assert table.loc[("d1", "AP"), "ours_best"] == "focal"
+    assert table.loc[("d1", "AP"), "paper_best"] == "MSE" and table.loc[("d1", "AP"), "verdict"] == "differs"
+    # Paper: Netflix_0.97 trustworthiness is WMSE, which these records did not run.
+    assert table.loc[("d1", "Trustworthiness"), "verdict"] == "paper's winner not run"
+
+
+def test_figure6_all_means_every_loss_tied():
+    records = _records()
+    records["contingency"] = 0.7  # the paper's IMDB contingency cell is "All"
+    table = figure6_table(records).set_index(["dataset", "metric"])
+    assert table.loc[("d2", "Pairwise Contingency"), "paper_best"] == "ALL"
+    assert table.loc[("d2", "Pairwise Contingency"), "verdict"] == "agrees"
+
+
+def test_paper_cells_use_known_metrics_and_losses():
+    losses = {"mse", "bce", "wmse", "wbce", "focal", "dice", "all"}
+    for cells in PAPER_FIGURE6.values():
+        assert set(cells) <= set(FIGURE6_METRICS)
+        assert all(winners <= losses for winners in cells.values())
+
+
+def test_figures_draw_from_records():
+    records = _records()
+    summary = summarise(records, ["ap_macro"])
+    fig = metric_bars_figure(summary, ["ap_macro"], best=best_per_group(summary))
+    hatched = [bar for bar in fig.axes[0].patches if bar.get_hatch()]
+    assert len(hatched) == 2  # one best bar per dataset
+    histories = pd.DataFrame([{"dataset": "d1", "loss": "mse", "seed": s, "run_name": f"r{s}", "epoch": e,
+                               "val_loss": 1.0 / e} for s in range(3) for e in range(1, 6)])
+    assert training_curves_figure(histories).axes[0].get_title() == "d1"
+    edges = np.linspace(0, 1, 21)
+    distributions = pd.DataFrame({"dataset": "d1", "loss": "bce", "seed": 0, "run_name": "r0", "bin_left": edges[:-1],
+                                  "bin_right": edges[1:], "density": np.full(20, 1.0), "mass_above_threshold": 0.5,
+                                  "threshold": 0.5})
+    assert reconstruction_distribution_figure(distributions).axes[0].get_yscale() == "log"
+    for figure in (expected_loss_figure(), bce_soft_target_figure(), wmse_erratum_figure()):
+        assert len(figure.axes) == 2
+
+
+def test_notebook_runtimes_reads_papermill_metadata(tmp_path):
+    (tmp_path / "01_a.ipynb").write_text(json.dumps({"metadata": {"papermill": {"duration": 12.34, "start_time": "t"}}}))
+    (tmp_path / "02_b.ipynb").write_text(json.dumps({"metadata": {}}))
+    table = notebook_runtimes(tmp_path)
+    assert table.to_dict("records") == [{"notebook": "01_a", "seconds": 12.3, "started": "t"}]
