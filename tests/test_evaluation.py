@@ -48,6 +48,22 @@ def test_record_matches_the_metric_functions(fitted):
     pd.DataFrame([record])  # a tidy row
 
 
+def test_record_agrees_with_scikit_learn_on_a_fixed_tiny_model(fitted):
+    # Independent computations of two headline numbers: sklearn's per-column AP, and sklearn's
+    # trustworthiness (which ranks tied binary distances in another order, hence the tolerance).
+    from sklearn.manifold import trustworthiness as sklearn_trustworthiness
+    from sklearn.metrics import average_precision_score
+
+    ds, split, ae = fitted
+    record = evaluate(ae, split, task=ds.task)
+    X = split.test.X.toarray()
+    P = ae.predict_proba(split.test.X)
+    per_column = [average_precision_score(X[:, j], P[:, j]) for j in range(X.shape[1]) if X[:, j].any()]
+    assert record["ap_macro"] == pytest.approx(np.mean(per_column), abs=1e-12)
+    reference = sklearn_trustworthiness(X, ae.transform(split.test.X), n_neighbors=15)
+    assert record["trustworthiness"] == pytest.approx(reference, abs=2e-3)
+
+
 def test_task_is_inferred_from_targets(fitted):
     ds, split, ae = fitted
     assert evaluate(ae, split).keys() == evaluate(ae, split, task=ds.task).keys()
