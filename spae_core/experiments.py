@@ -26,7 +26,6 @@ import inspect
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 import warnings
@@ -334,12 +333,9 @@ def run_grid(specs, results_dir, *, n_jobs: int = 1, threads_per_run: int | None
         threads_per_run = 1
     results_dir = Path(results_dir)
     pending = [s for s in specs if _finished_record(results_dir / "runs" / s.run_name) is None]
-    # SPAE_PROGRESS=terminal (set by `make book`) sends the bar to the terminal that runs the
-    # notebook's kernel instead of into the notebook, where it would end up in the book.
-    to_terminal = os.environ.get("SPAE_PROGRESS") == "terminal"
-    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="runs", unit="run",
-               file=sys.__stderr__ if to_terminal else None,
-               disable=not progress or (bool(os.environ.get("TQDM_DISABLE")) and not to_terminal))
+    stream = _progress_stream()
+    bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="runs", unit="run", file=stream,
+               disable=not progress or (stream is None and bool(os.environ.get("TQDM_DISABLE"))))
     try:
         jobs = (delayed(run_one)(s, results_dir, device=device, threads_per_run=threads_per_run, cache_dir=cache_dir)
                 for s in pending)
@@ -347,7 +343,24 @@ def run_grid(specs, results_dir, *, n_jobs: int = 1, threads_per_run: int | None
             bar.update(1)
     finally:
         bar.close()
+        if stream is not None:
+            stream.close()
     return pd.DataFrame([run_one(s, results_dir) for s in specs])
+
+
+def _progress_stream():
+    """The terminal, when ``SPAE_PROGRESS=terminal`` (set by ``make book``) and there is one.
+
+    In a notebook kernel both ``sys.stderr`` and file descriptor 2 are forwarded into the
+    notebook, so a bar written there would end up in the book; the controlling terminal of the
+    ``make`` that started the kernel is not. Without a terminal (CI), there is no bar.
+    """
+    if os.environ.get("SPAE_PROGRESS") != "terminal":
+        return None
+    try:
+        return open("/dev/tty", "w")
+    except OSError:
+        return None
 
 
 def load_records(results_dir) -> pd.DataFrame:

@@ -48,12 +48,13 @@ def _verdict(paper: set | None, best, tied: list, all_losses: set) -> str:
         return "not in paper"
     if best is None:
         return "undefined here"
-    winners = {best, *tied}
-    if paper != {"all"} and not paper & all_losses:
-        return "paper's winner not run"
     if paper == {"all"}:
-        return "agrees" if winners == all_losses else "differs"
-    return "agrees" if winners & paper else "differs"
+        return "agrees" if {best, *tied} == all_losses else "differs"
+    if not paper & all_losses:
+        return "paper's winner not run"
+    if best in paper:
+        return "agrees"
+    return "tied" if paper & set(tied) else "differs"
 
 
 def figure6_table(records: pd.DataFrame, losses=None) -> pd.DataFrame:
@@ -61,9 +62,11 @@ def figure6_table(records: pd.DataFrame, losses=None) -> pd.DataFrame:
 
     For each of our datasets and each Figure 6 metric: our best loss (highest mean over seeds),
     the losses whose 95% interval overlaps it (tied), the paper's winner for the dataset it stands
-    in for, and a verdict: *agrees* when the paper's winner is our best or tied with it (for the
-    paper's "All": when every loss is tied), *differs* otherwise, *paper's winner not run* when
-    ``losses`` leaves it out, *not in paper* for a metric the paper has no cell for.
+    in for, and a verdict: *agrees* when the paper's winner is our best (for the paper's "All":
+    when every loss is tied), *tied* when it is not our best but its interval overlaps our best
+    one's (our seeds cannot separate them), *differs* when our best beats it beyond the
+    intervals, *paper's winner not run* when ``losses`` leaves it out, *not in paper* for a
+    metric the paper has no cell for.
 
     Parameters
     ----------

@@ -95,8 +95,19 @@ def test_figure6_verdicts():
     # Paper: Netflix_0.97 AP best is MSE; ours is focal, clearly separated -> differs.
     assert table.loc[("d1", "AP"), "ours_best"] == "focal"
     assert table.loc[("d1", "AP"), "paper_best"] == "MSE" and table.loc[("d1", "AP"), "verdict"] == "differs"
-    # Paper: Netflix_0.97 trustworthiness is WMSE, which these records did not run.
+    # Paper: IMDB AP best is BCE; ours is focal, far ahead -> differs; on Netflix_0.97 the paper's
+    # trustworthiness winner (WMSE) was not run here.
+    assert table.loc[("d2", "AP"), "verdict"] == "differs"
     assert table.loc[("d1", "Trustworthiness"), "verdict"] == "paper's winner not run"
+
+
+def test_figure6_tied_when_the_paper_winner_is_not_separable():
+    records = _records()
+    mse = records["loss"] == "mse"
+    records.loc[records["loss"] == "focal", "ap_macro"] = records.loc[mse, "ap_macro"].to_numpy() + 0.001
+    records.loc[records["loss"] == "bce", "ap_macro"] = records.loc[mse, "ap_macro"].to_numpy() - 0.1
+    table = figure6_table(records).set_index(["dataset", "metric"])
+    assert table.loc[("d1", "AP"), "ours_best"] == "focal" and table.loc[("d1", "AP"), "verdict"] == "tied"
 
 
 def test_figure6_all_means_every_loss_tied():
