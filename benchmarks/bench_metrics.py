@@ -30,6 +30,9 @@ from sklearn.manifold import trustworthiness as sklearn_trustworthiness
 from sklearn.metrics import average_precision_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from reference_metrics import per_pair_contingency, per_pair_sdmetrics_style  # noqa: E402
+
 from spae_core import metrics  # noqa: E402
 
 SIZES = {
@@ -75,46 +78,6 @@ def binary_data(rng, n, d, density):
 # --------------------------------------------------------------------------------------------
 
 
-def per_pair_numpy(R, P, threshold=0.5):
-    """Eq. 9 one pair at a time with NumPy masks: the straightforward implementation."""
-    S = (P > threshold).astype(np.int8)
-    d = R.shape[1]
-    scores = np.full((d, d), np.nan)
-    for j, k in itertools.combinations(range(d), 2):
-        rows = (R[:, j] != 0) | (R[:, k] != 0)
-        if not rows.any():
-            continue
-        distance = 0.0
-        for a, b in itertools.product((0, 1), repeat=2):
-            real = np.mean((R[rows, j] == a) & (R[rows, k] == b))
-            synthetic = np.mean((S[rows, j] == a) & (S[rows, k] == b))
-            distance += abs(synthetic - real)
-        scores[j, k] = scores[k, j] = 1.0 - 0.5 * distance
-    return scores
-
-
-def per_pair_sdmetrics_style(R, P, threshold=0.5):
-    """Eq. 9 one pair at a time the way SDMetrics' ContingencySimilarity computes a pair
-    (pandas groupby-size tables, aligned, total variation distance) on the restricted rows."""
-    S = (P > threshold).astype(np.int8)
-    d = R.shape[1]
-    scores = np.full((d, d), np.nan)
-    for j, k in itertools.combinations(range(d), 2):
-        rows = (R[:, j] != 0) | (R[:, k] != 0)
-        if not rows.any():
-            continue
-        real = pd.DataFrame({"a": R[rows, j], "b": R[rows, k]})
-        synthetic = pd.DataFrame({"a": S[rows, j], "b": S[rows, k]})
-        table_real = real.groupby(["a", "b"]).size() / len(real)
-        table_synthetic = synthetic.groupby(["a", "b"]).size() / len(synthetic)
-        cells = table_real.index.union(table_synthetic.index)
-        difference = table_synthetic.reindex(cells, fill_value=0) - table_real.reindex(
-            cells, fill_value=0
-        )
-        scores[j, k] = scores[k, j] = 1 - 0.5 * difference.abs().sum()
-    return scores
-
-
 def bench_contingency(sizes, rng):
     n = sizes["contingency_n"]
     print(f"\n== Contingency score, n = {n:,}, density 0.05 ==")
@@ -123,7 +86,7 @@ def bench_contingency(sizes, rng):
         fast_time, fast = timed(
             lambda: metrics.contingency_score(R, P, return_pair_scores=True), repeat=5
         )
-        numpy_time, numpy_scores = timed(lambda: per_pair_numpy(R, P))
+        numpy_time, numpy_scores = timed(lambda: per_pair_contingency(R, P))
         pandas_time, pandas_scores = timed(lambda: per_pair_sdmetrics_style(R, P))
         difference = max(
             np.nanmax(np.abs(fast.pair_scores - numpy_scores)),

@@ -27,6 +27,8 @@ from sklearn.preprocessing import StandardScaler
 from spae_core import metrics
 from spae_core.metrics import UndefinedMetricWarning
 
+from reference_metrics import per_pair_contingency, sdmetrics_contingency_similarity
+
 torch = pytest.importorskip("torch")
 
 
@@ -43,40 +45,6 @@ def noisy_reconstruction(rng, X, dtype=np.float64):
     """Probabilities that agree with X more often than not: above 0.5 with probability 5/6
     where X is 1 and 1/6 where X is 0, so scores of positives and negatives overlap."""
     return (0.4 * X + 0.6 * rng.random(X.shape)).astype(dtype)
-
-
-def per_pair_contingency(R, P, threshold=0.5):
-    """Eq. 9 for every pair, one pair at a time, straight from the definition."""
-    R = np.asarray(R)
-    S = (np.asarray(P) > threshold).astype(int)
-    d = R.shape[1]
-    scores = np.full((d, d), np.nan)
-    for j, k in itertools.combinations(range(d), 2):
-        rows = (R[:, j] != 0) | (R[:, k] != 0)
-        if not rows.any():
-            continue
-        distance = 0.0
-        for a, b in itertools.product((0, 1), repeat=2):
-            real = np.mean((R[rows, j] == a) & (R[rows, k] == b))
-            synthetic = np.mean((S[rows, j] == a) & (S[rows, k] == b))
-            distance += abs(synthetic - real)
-        scores[j, k] = scores[k, j] = 1.0 - 0.5 * distance
-    return scores
-
-
-def sdmetrics_contingency_similarity(real, synthetic):
-    """SDMetrics' ContingencySimilarity for two columns (column_pairs/statistical/...):
-    groupby-size tables normalised by their own row counts, aligned with zeros filled,
-    ``1 - 0.5 * sum |p_real - p_synthetic|``."""
-    columns = list(real.columns)
-    contingency_real = real.groupby(columns, dropna=False).size() / len(real)
-    contingency_synthetic = synthetic.groupby(columns, dropna=False).size() / len(synthetic)
-    combined = contingency_real.index.union(contingency_synthetic.index)
-    difference = (
-        contingency_synthetic.reindex(combined, fill_value=0)
-        - contingency_real.reindex(combined, fill_value=0)
-    ).abs()
-    return 1 - 0.5 * difference.sum()
 
 
 def stable_sort_trustworthiness(X, E, k, embedding_ties="sklearn"):
