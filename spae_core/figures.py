@@ -89,8 +89,8 @@ def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss") -> 
 
 
 def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = None, best: pd.DataFrame | None = None,
-                       datasets=None) -> Figure:
-    """Figures 2, 4, 5: per metric, bars per dataset and loss with 95% intervals; the best loss hatched.
+                       datasets=None, panels_by: str = "metric") -> Figure:
+    """Figures 2, 4, 5: bars per loss with 95% intervals, grouped by dataset or metric; the best loss hatched.
 
     Parameters
     ----------
@@ -98,38 +98,61 @@ def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = Non
         From :func:`spae_core.statistics.summarise` (``dataset``, ``loss``, ``metric``, ``mean``,
         ``ci_low``, ``ci_high``).
     metrics : sequence of str
-        One panel each.
+        Which metrics, in order.
     labels : dict, optional
-        Panel titles by metric.
+        Display names of metrics.
     best : DataFrame, optional
         From :func:`spae_core.statistics.best_per_group`; the best loss of each dataset and
         metric is hatched, and losses tied with it are outlined.
     datasets : sequence of str, optional
         Which datasets, in order; default all in ``summary``.
+    panels_by : {"metric", "dataset"}, default="metric"
+        One panel per metric with datasets along the x axis (Figures 2 and 4), or one panel per
+        dataset with its metrics along the x axis (Figure 5, where each dataset has its own
+        downstream metrics).
     """
+    if panels_by not in ("metric", "dataset"):
+        raise ValueError(f"panels_by must be 'metric' or 'dataset', got {panels_by!r}.")
     labels = labels or {}
-    fig, axes = _panels(len(metrics), width=5.0)
-    for ax, metric in zip(axes, metrics):
-        rows = summary[summary["metric"] == metric]
-        names = list(dict.fromkeys(rows["dataset"])) if datasets is None else [d for d in datasets if d in set(rows["dataset"])]
-        losses = _ordered_losses(rows["loss"])
+    rows = summary[summary["metric"].isin(metrics)]
+    if datasets is not None:
+        rows = rows[rows["dataset"].isin(datasets)]
+    group_by = "dataset" if panels_by == "metric" else "metric"
+    order = {"metric": list(metrics), "dataset": list(datasets) if datasets is not None else list(dict.fromkeys(rows["dataset"]))}
+    panels = [p for p in order[panels_by] if p in set(rows[panels_by])]
+    if panels_by == "metric":
+        fig, axes = _panels(len(panels), width=5.0)
+    else:
+        groups_per_panel = [rows[rows["dataset"] == p]["metric"].nunique() for p in panels]
+        fig, axes = plt.subplots(1, len(panels), figsize=(2.0 + 1.3 * sum(groups_per_panel), 3.6), squeeze=False,
+                                 layout="constrained", width_ratios=groups_per_panel)
+        axes = list(axes.flat)
+    for ax, panel in zip(axes, panels):
+        panel_rows = rows[rows[panels_by] == panel]
+        names = [g for g in order[group_by] if g in set(panel_rows[group_by])] if group_by == "metric" else \
+            list(dict.fromkeys(panel_rows[group_by])) if datasets is None else [d for d in datasets if d in set(panel_rows[group_by])]
+        losses = _ordered_losses(panel_rows["loss"])
         width = 0.8 / max(len(losses), 1)
         for i, loss in enumerate(losses):
-            cells = rows[rows["loss"] == loss].set_index("dataset").reindex(names)
+            cells = panel_rows[panel_rows["loss"] == loss].set_index(group_by).reindex(names)
             x = np.arange(len(names)) + (i - (len(losses) - 1) / 2) * width
             err = np.vstack([cells["mean"] - cells["ci_low"], cells["ci_high"] - cells["mean"]])
             bars = ax.bar(x, cells["mean"], width, yerr=err, capsize=2, color=_COLOURS.get(loss), label=loss.upper())
             if best is not None:
-                for bar, dataset in zip(bars, names):
+                for bar, name in zip(bars, names):
+                    dataset, metric = (name, panel) if panels_by == "metric" else (panel, name)
                     cell = best[(best["dataset"] == dataset) & (best["metric"] == metric)]
                     if not cell.empty and cell["best"].iloc[0] == loss:
                         bar.set_hatch("///")
                         bar.set_edgecolor("black")
                     elif not cell.empty and loss in cell["tied"].iloc[0]:
                         bar.set_edgecolor("black")
-        ax.set_xticks(np.arange(len(names)), names, rotation=20, ha="right", fontsize=8)
-        ax.set_title(labels.get(metric, metric))
-    axes[0].legend(fontsize=7, ncols=2)
+        ax.set_xticks(np.arange(len(names)), [labels.get(n, n) for n in names], rotation=20, ha="right", fontsize=8)
+        ax.set_title(labels.get(panel, panel))
+    if panels_by == "metric":
+        axes[0].legend(fontsize=7, ncols=2)
+    else:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)
     return fig
 
 

@@ -148,3 +148,12 @@ def test_notebook_runtimes_reads_papermill_metadata(tmp_path):
     (tmp_path / "02_b.ipynb").write_text(json.dumps({"metadata": {}}))
     table = notebook_runtimes(tmp_path)
     assert table.to_dict("records") == [{"notebook": "01_a", "seconds": 12.3, "started": "t"}]
+
+
+def test_bars_can_be_grouped_by_metric_within_dataset_panels():
+    summary = summarise(_records(), ["ap_macro", "trustworthiness"])
+    fig = metric_bars_figure(summary, ["ap_macro", "trustworthiness"], best=best_per_group(summary), panels_by="dataset")
+    assert [ax.get_title() for ax in fig.axes] == ["d1", "d2"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["ap_macro", "trustworthiness"]
+    with pytest.raises(ValueError, match="panels_by"):
+        metric_bars_figure(summary, ["ap_macro"], panels_by="loss")
