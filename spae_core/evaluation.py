@@ -12,8 +12,11 @@ import warnings
 from contextlib import contextmanager
 
 import numpy as np
+import torch
 
 from . import metrics
+from .model import Autoencoder
+from .train import apply_in_batches
 
 __all__ = ["downstream_scores", "evaluate"]
 
@@ -50,8 +53,9 @@ def evaluate(
 
     Parameters
     ----------
-    estimator : fitted SparseAutoencoder, or any object with ``transform`` (embeddings) and
-        ``predict_proba`` (reconstruction probabilities)
+    estimator : fitted SparseAutoencoder, a trained :class:`spae_core.model.Autoencoder`
+        (reconstruction probabilities = sigmoid of its logits), or any object with ``transform``
+        (embeddings) and ``predict_proba`` (reconstruction probabilities)
     split : spae_core.datasets.DatasetSplit
         Its ``test`` part is evaluated; its ``train`` part fits the downstream models.
     task : str, optional
@@ -82,6 +86,8 @@ def evaluate(
     spae_core.metrics.ReconstructionDistribution
         Only with ``return_distribution=True``.
     """
+    if isinstance(estimator, Autoencoder):
+        estimator = _AutoencoderAdapter(estimator)
     test, train = split.test, split.train
     record: dict = {"n_test": int(test.X.shape[0])}
 
@@ -120,6 +126,19 @@ def evaluate(
         with _timed(record, "downstream"):
             record.update(downstream_scores(estimator.transform(train.X), E_test, train.targets, test.targets, kind))
     return (record, distribution) if return_distribution else record
+
+
+class _AutoencoderAdapter:
+    """A bare trained Autoencoder seen through the estimator's two methods."""
+
+    def __init__(self, model: Autoencoder):
+        self.model = model
+
+    def transform(self, X) -> np.ndarray:
+        return apply_in_batches(self.model, X, lambda m, x: m.encode(x))
+
+    def predict_proba(self, X) -> np.ndarray:
+        return apply_in_batches(self.model, X, lambda m, x: torch.sigmoid(m(x)))
 
 
 def downstream_scores(inputs_train, inputs_test, targets_train, targets_test, kind: str) -> dict:

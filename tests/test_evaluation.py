@@ -89,3 +89,11 @@ def test_no_targets_no_downstream_and_small_test_split_is_nan_not_an_error():
     assert np.isnan(record["trustworthiness"])  # 9 test rows < 2 * 15 neighbours
     assert any("n_neighbors" in str(w.message) for w in caught)
     assert not any(k.startswith(("r2_", "ap_label")) for k in record)
+
+
+def test_a_bare_trained_model_is_evaluated_like_its_estimator(fitted):
+    ds, split, ae = fitted
+    from_estimator = evaluate(ae, split, task=ds.task)
+    from_model = evaluate(ae.model_, split, task=ds.task)
+    for key in ("ap_macro", "contingency", "trustworthiness", "ap_label_mean"):
+        assert from_model[key] == pytest.approx(from_estimator[key], abs=1e-12)
