@@ -8,7 +8,7 @@ import pandas as pd
 
 from . import metrics
 from .datasets import load
-from .evaluation import downstream_scores
+from .evaluation import downstream_scores, task_kind
 from .experiments import subsample_rows
 
 __all__ = ["raw_input_downstream"]
@@ -31,10 +31,10 @@ def raw_input_downstream(datasets, *, max_rows: int | None = None, split_seed: i
     rows = []
     for name in datasets:
         dataset = subsample_rows(load(name, cache_dir=cache_dir), max_rows, split_seed)
-        if dataset.targets.shape[1] == 0:
+        kind = task_kind(dataset.task, dataset.targets)
+        if kind == "none" or dataset.targets.shape[1] == 0:
             continue
         split = dataset.split(seed=split_seed)
-        kind = "regression" if dataset.task.startswith("regression") else "classification"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", metrics.UndefinedMetricWarning)
             scores = downstream_scores(split.train.X, split.test.X, split.train.targets, split.test.targets, kind)

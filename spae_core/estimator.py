@@ -197,7 +197,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         state = torch.load(path, map_location="cpu", weights_only=True)
         estimator = cls(**state["params"])
         params = dict(estimator.loss_params or {})
-        params.update({k: v for k, v in state["loss_buffers"].items()})
+        params.update(state["loss_buffers"])
         estimator.loss_ = get_loss(estimator.loss, **params)
         estimator.model_ = seeded_model(state["n_features_in"], 0, hidden_dims=tuple(estimator.hidden_dims),
                                         latent_dim=estimator.latent_dim)
@@ -210,19 +210,20 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         estimator.device_ = state["device"]
         return estimator
 
-    def _checked(self, X):
+    def _check_fitted_input(self, X) -> None:
+        # scikit-learn's bookkeeping (fitted, feature count and names); the 0/1 check follows in
+        # apply_in_batches, once.
         check_is_fitted(self, "model_")
         validate_data(self, X, accept_sparse=True, dtype=None, ensure_all_finite=False, reset=False)
-        return check_binary_matrix(X, "X")
 
     def transform(self, X) -> np.ndarray:
         """Embeddings (the bottleneck), shape ``(n_samples, latent_dim)``."""
-        X = self._checked(X)
+        self._check_fitted_input(X)
         return apply_in_batches(self.model_, X, lambda m, x: m.encode(x))
 
     def predict_proba(self, X) -> np.ndarray:
         """Reconstruction probabilities, shape ``(n_samples, n_features)`` (dense)."""
-        X = self._checked(X)
+        self._check_fitted_input(X)
         return apply_in_batches(self.model_, X, lambda m, x: self.loss_.probabilities(m(x)))
 
     def inverse_transform(self, Z) -> np.ndarray:

@@ -18,7 +18,7 @@ from . import metrics
 from .model import Autoencoder
 from .train import apply_in_batches
 
-__all__ = ["downstream_scores", "evaluate"]
+__all__ = ["downstream_scores", "evaluate", "task_kind"]
 
 
 @contextmanager
@@ -28,7 +28,12 @@ def _timed(record: dict, name: str):
     record[f"seconds_{name}"] = time.perf_counter() - started
 
 
-def _task_kind(task: str | None, targets) -> str:
+def task_kind(task: str | None, targets) -> str:
+    """``"regression"``, ``"classification"`` or ``"none"``, from a dataset's ``task`` string.
+
+    Without ``task``: classification if every target column is 0/1, regression otherwise, none
+    without targets.
+    """
     if task is None:
         if targets.shape[1] == 0:
             return "none"
@@ -121,7 +126,7 @@ def evaluate(
         groups = metrics.calinski_harabasz_sparsity(E_test, test.X, n_bins=n_sparsity_bins)
         record.update(ch_sparsity=groups.score, sparsity_groups=groups.n_groups)
 
-    kind = _task_kind(task, train.targets)
+    kind = task_kind(task, train.targets)
     if kind != "none" and train.targets.shape[1] > 0:
         with _timed(record, "downstream"):
             record.update(downstream_scores(estimator.transform(train.X), E_test, train.targets, test.targets, kind))

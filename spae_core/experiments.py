@@ -21,6 +21,7 @@ gives the same numbers as a serial one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -284,6 +285,7 @@ def _train_and_evaluate(spec: RunSpec, run_dir: Path, device, cache_dir, progres
     return record
 
 
+@functools.cache
 def evaluation_fingerprint() -> str:
     """Hash of the code that computes a run's metrics (``metrics`` and ``evaluation`` modules).
 
@@ -369,15 +371,22 @@ def load_records(results_dir) -> pd.DataFrame:
     return pd.DataFrame([json.loads(p.read_text()) for p in paths])
 
 
-def load_distributions(results_dir) -> pd.DataFrame:
-    """Figure 3 histograms of every finished run, long format: one row per run and bin."""
+def _run_dirs(results_dir, specs, marker: str) -> list[Path]:
+    """The run directories of ``specs``, or of every run that has ``marker``."""
+    if specs is None:
+        return sorted(p.parent for p in Path(results_dir).glob(f"runs/*/{marker}"))
+    return [Path(results_dir) / "runs" / s.run_name for s in specs]
+
+
+def load_distributions(results_dir, specs=None) -> pd.DataFrame:
+    """Figure 3 histograms (long format: one row per run and bin) of the given specs, or of every finished run."""
     frames = []
-    for path in sorted(Path(results_dir).glob("runs/*/distribution.json")):
-        spec = json.loads((path.parent / "spec.json").read_text())
-        stored = json.loads(path.read_text())
+    for run_dir in _run_dirs(results_dir, specs, "distribution.json"):
+        spec = json.loads((run_dir / "spec.json").read_text())
+        stored = json.loads((run_dir / "distribution.json").read_text())
         edges = np.asarray(stored["bin_edges"])
         frames.append(pd.DataFrame({
-            "dataset": spec["dataset"], "loss": spec["loss"], "seed": spec["seed"], "run_name": path.parent.name,
+            "dataset": spec["dataset"], "loss": spec["loss"], "seed": spec["seed"], "run_name": run_dir.name,
             "bin_left": edges[:-1], "bin_right": edges[1:], "density": stored["density"],
             "mass_above_threshold": stored["mass_above_threshold"], "threshold": stored["threshold"],
         }))
@@ -386,12 +395,8 @@ def load_distributions(results_dir) -> pd.DataFrame:
 
 def load_histories(results_dir, specs=None) -> pd.DataFrame:
     """Per-epoch histories (long format) of the given specs, or of every finished run."""
-    if specs is None:
-        run_dirs = sorted(p.parent for p in Path(results_dir).glob("runs/*/record.json"))
-    else:
-        run_dirs = [Path(results_dir) / "runs" / s.run_name for s in specs]
     frames = []
-    for run_dir in run_dirs:
+    for run_dir in _run_dirs(results_dir, specs, "record.json"):
         spec = json.loads((run_dir / "spec.json").read_text())
         history = pd.DataFrame(json.loads((run_dir / "history.json").read_text()))
         frames.append(history.assign(dataset=spec["dataset"], loss=spec["loss"], seed=spec["seed"], run_name=run_dir.name))

@@ -113,9 +113,6 @@ class ReconstructionLoss(nn.Module):
         again costs a full pass over it.
     """
 
-    #: Whether ``forward`` needs a 0/1 target.
-    binary_target = True
-
     def __init__(self, reduction: str = "mean", check_target: bool = True):
         super().__init__()
         self.reduction = _check_reduction(reduction)

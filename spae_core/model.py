@@ -34,19 +34,21 @@ class SparseBatch:
     Attributes
     ----------
     matrix : torch sparse CSR tensor of shape (n_rows, n_features)
-    transpose : torch sparse CSR tensor of shape (n_features, n_rows)
+    transpose : torch sparse CSR tensor of shape (n_features, n_rows), or None
         The same batch transposed; the backward pass multiplies by it, and building it once from
-        scipy is cheaper than having torch transpose a CSR tensor inside autograd.
+        scipy is cheaper than having torch transpose a CSR tensor inside autograd. None for a
+        batch that no gradient flows through (evaluation, the dense input path).
     """
 
     matrix: torch.Tensor
-    transpose: torch.Tensor
+    transpose: torch.Tensor | None
 
     @classmethod
-    def from_scipy(cls, rows, device=None, dtype=torch.float32) -> "SparseBatch":
+    def from_scipy(cls, rows, device=None, dtype=torch.float32, with_transpose: bool = True) -> "SparseBatch":
         """Build from a scipy sparse matrix (any format), moving it to ``device``."""
         csr = sp.csr_array(rows)
-        return cls(_torch_csr(csr, device, dtype), _torch_csr(csr.T.tocsr(), device, dtype))
+        transpose = _torch_csr(csr.T.tocsr(), device, dtype) if with_transpose else None
+        return cls(_torch_csr(csr, device, dtype), transpose)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -88,6 +90,9 @@ class _SparseDenseMatmul(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out):
+        if ctx.batch_transpose is None:
+            raise RuntimeError("This SparseBatch was built without its transpose (with_transpose=False); "
+                               "it cannot be trained on.")
         return None, None, torch.sparse.mm(ctx.batch_transpose, grad_out)
 
 

@@ -4,10 +4,32 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6
 from .statistics import best_per_group, summarise
 
-__all__ = ["figure6_table", "metric_table"]
+__all__ = ["expected_loss_table", "figure6_table", "metric_table", "runs_table"]
+
+
+def expected_loss_table(target_sparsity: float = 0.999, losses=("mse", "bce", "wmse", "wbce", "focal", "dice"),
+                        recon_sparsity=(0.5, 0.999)) -> pd.DataFrame:
+    """Expected loss (Figure 1's model) at two reconstruction sparsities, and their ratio."""
+    low, high = recon_sparsity
+    table = pd.DataFrame({
+        f"s(x_hat) = {low}": [expected_loss(name, target_sparsity, low) for name in losses],
+        f"s(x_hat) = {high}": [expected_loss(name, target_sparsity, high) for name in losses],
+    }, index=pd.Index(losses, name="loss"))
+    table["ratio"] = table.iloc[:, 1] / table.iloc[:, 0]
+    return table
+
+
+def runs_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and loss: data sizes, seeds, and mean epochs / best epoch / share stopped early."""
+    return records.groupby(["dataset", "loss"], sort=False).agg(
+        n_samples=("n_samples", "first"), n_features=("n_features", "first"), n_train=("n_train", "first"),
+        seeds=("seed", "count"), epochs=("epochs", "mean"), best_epoch=("best_epoch", "mean"),
+        stopped_early=("stopped_early", "mean"),
+    )
 
 
 def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -179,11 +179,15 @@ def _batch_bounds(n_rows: int, batch_size: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def iterate_batches(X: sp.csr_array, batch_size: int, device, order: np.ndarray | None = None):
-    """Yield ``(SparseBatch, dense_target)`` for consecutive batches of rows of ``X`` on ``device``."""
+def iterate_batches(X: sp.csr_array, batch_size: int, device, order: np.ndarray | None = None,
+                    with_transpose: bool = False):
+    """Yield ``(SparseBatch, dense_target)`` for consecutive batches of rows of ``X`` on ``device``.
+
+    ``with_transpose`` builds each batch's transpose, which only the sparse path's backward needs.
+    """
     for start, stop in _batch_bounds(X.shape[0], batch_size):
         rows = X[order[start:stop]] if order is not None else X[start:stop]
-        batch = SparseBatch.from_scipy(rows, device=device)
+        batch = SparseBatch.from_scipy(rows, device=device, with_transpose=with_transpose)
         yield batch, batch.to_dense()
 
 
@@ -211,12 +215,13 @@ def apply_in_batches(model: Autoencoder, X, fn: Callable, *, batch_size: int = 1
 
 def _mean_loss(model, loss, X, batch_size, device, input_path) -> float:
     model.eval()
-    total = 0.0
+    # Summed on the device: converting each batch's loss to a Python float would synchronise a GPU.
+    total = torch.zeros((), device=device)
     with torch.no_grad():
         for batch, target in iterate_batches(X, batch_size, device):
             logits = model(batch if input_path == "sparse" else target)
-            total += float(loss(logits, target)) * target.shape[0]
-    return total / X.shape[0]
+            total += loss(logits, target) * target.shape[0]
+    return float(total) / X.shape[0]
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -296,8 +301,6 @@ def train(
         X_val = check_binary_matrix(X_val, "X_val")
         if X_val.shape[1] != n_features:
             raise ValueError(f"X_val has {X_val.shape[1]} features but X_train has {n_features}; they must match.")
-    if getattr(loss, "binary_target", True) is False:
-        raise ValueError(f"{type(loss).__name__} is not a loss for binary data.")
     alpha = getattr(loss, "alpha", None)
     if isinstance(alpha, torch.Tensor) and alpha.ndim == 1 and alpha.numel() != n_features:
         raise ValueError(f"The loss has {alpha.numel()} per-feature weights but the data have {n_features} features.")
@@ -347,15 +350,16 @@ def train(
             started = time.perf_counter()
             model.train()
             order = np.random.default_rng([config.seed, epoch]).permutation(X_train.shape[0])
-            total = 0.0
-            for batch, target in iterate_batches(X_train, config.batch_size, device, order):
+            total = torch.zeros((), device=device)
+            for batch, target in iterate_batches(X_train, config.batch_size, device, order,
+                                                 with_transpose=input_path == "sparse"):
                 logits = model(batch if input_path == "sparse" else target)
                 batch_loss = loss(logits, target)
                 optimizer.zero_grad(set_to_none=True)
                 batch_loss.backward()
                 optimizer.step()
-                total += float(batch_loss.detach()) * target.shape[0]
-            train_loss = total / X_train.shape[0]
+                total += batch_loss.detach() * target.shape[0]
+            train_loss = float(total) / X_train.shape[0]
             if not np.isfinite(train_loss):
                 raise FloatingPointError(
                     f"Training loss became {train_loss} in epoch {epoch}; lower the learning rate "

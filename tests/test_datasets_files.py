@@ -318,7 +318,7 @@ def test_mtx_coordinate_pattern_and_array(tmp_path):
 def test_mtx_malformed_lines(tmp_path, entries, message):
     path = tmp_path / "bad.mtx"
     path.write_text("%%MatrixMarket matrix coordinate real general\n3 3 2\n" + entries)
-    with pytest.raises(ValueError, match=rf"bad\.mtx: not a valid MatrixMarket file: .*{message}"):
+    with pytest.raises(ValueError, match=rf"bad\.mtx is not a valid MatrixMarket file: .*{message}"):
         datasets.load_mtx(path)
 
 

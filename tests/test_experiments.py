@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from spae_core.experiments import RunSpec, load_histories, load_records, run_grid, run_one
+from spae_core.experiments import RunSpec, load_distributions, load_histories, load_records, run_grid, run_one
 
 TINY = dict(max_rows=400, max_epochs=2, batch_size=64, latent_dim=8, hidden_dims=(16,))
 VOLATILE = ("seconds", "run_seconds", "train_seconds")
@@ -47,7 +47,9 @@ def test_run_stores_everything_and_is_not_redone(tmp_path, cache_dir):
     again = run_one(spec, tmp_path, cache_dir=cache_dir)
     assert json.dumps(again, sort_keys=True) == json.dumps(record, sort_keys=True)
     assert (run_dir / "record.json").stat().st_mtime_ns == mtime  # read back, not recomputed
-    assert len(load_histories(tmp_path)) == 2
+    assert len(load_histories(tmp_path)) == 2 and load_histories(tmp_path, [spec]).equals(load_histories(tmp_path))
+    distributions = load_distributions(tmp_path, [spec])
+    assert distributions["run_name"].unique().tolist() == [spec.run_name] and distributions.equals(load_distributions(tmp_path))
     assert load_records(tmp_path)["run_name"].tolist() == [spec.run_name]
 
 

@@ -93,3 +93,12 @@ def test_flops_per_sample_formula():
     model = Autoencoder(1000)
     macs = 1000 * 200 + 200 * 50 + 50 * 200 + 200 * 1000
     assert model.flops_per_sample() == 6 * macs
+
+
+def test_batch_without_transpose_runs_forward_but_refuses_backward():
+    dense = np.eye(4, 6, dtype=np.float32)
+    batch = SparseBatch.from_scipy(sp.csr_array(dense), with_transpose=False)
+    assert batch.transpose is None
+    model = seeded_model(6, 0)
+    with pytest.raises(RuntimeError, match="without its transpose"):
+        model(batch).sum().backward()

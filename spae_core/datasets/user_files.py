@@ -115,13 +115,8 @@ def load_npz(path, *, feature_names=None, row_ids=None, name: str | None = None)
     ValueError
         If the file is not a scipy sparse ``.npz`` or holds values other than 0 and 1.
     """
-    path = Path(path)
-    try:
-        matrix = sp.load_npz(path)
-    except (ValueError, OSError, KeyError) as error:
-        raise ValueError(f"{path} is not a scipy.sparse .npz file (written by save_npz): {error}") from error
-    X = to_binary_csr(matrix, str(path))
-    return _user_dataset(path, name, X, feature_names, row_ids, "scipy.sparse save_npz file")
+    return _matrix_file(path, sp.load_npz, (ValueError, OSError, KeyError), "is not a scipy.sparse .npz file "
+                        "(written by save_npz)", "scipy.sparse save_npz file", feature_names, row_ids, name)
 
 
 def load_mtx(path, *, feature_names=None, row_ids=None, name: str | None = None) -> BinaryDataset:
@@ -140,13 +135,18 @@ def load_mtx(path, *, feature_names=None, row_ids=None, name: str | None = None)
     ValueError
         On a malformed line (scipy's message, with its line number) or values other than 0 and 1.
     """
+    return _matrix_file(path, scipy.io.mmread, (ValueError,), "is not a valid MatrixMarket file", "MatrixMarket file",
+                        feature_names, row_ids, name)
+
+
+def _matrix_file(path, read, read_errors, invalid: str, kind: str, feature_names, row_ids, name) -> BinaryDataset:
+    """Read a whole-matrix file with ``read``; a reader error becomes a ValueError naming the file."""
     path = Path(path)
     try:
-        matrix = scipy.io.mmread(path)
-    except ValueError as error:
-        raise ValueError(f"{path}: not a valid MatrixMarket file: {error}") from error
-    X = to_binary_csr(matrix, str(path))
-    return _user_dataset(path, name, X, feature_names, row_ids, "MatrixMarket file")
+        matrix = read(path)
+    except read_errors as error:
+        raise ValueError(f"{path} {invalid}: {error}") from error
+    return _user_dataset(path, name, to_binary_csr(matrix, str(path)), feature_names, row_ids, kind)
 
 
 def load_pairs_csv(
