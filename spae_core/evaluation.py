@@ -83,9 +83,11 @@ def evaluate(
     -------
     dict
         ``ap_macro``, ``ap_micro``, ``ap_features_skipped``, ``contingency``,
-        ``contingency_pairs``, ``mass_above_threshold``, ``trustworthiness``, ``ch_dbscan``,
+        ``contingency_pairs``, ``contingency_rate_threshold`` (each feature binarised at its
+        add-one-smoothed positive rate in ``split.train``), ``mass_above_threshold``, ``trustworthiness``, ``ch_dbscan``,
         ``dbscan_clusters``, ``dbscan_eps``, ``dbscan_noise_fraction``, ``ch_sparsity``,
-        ``sparsity_groups``; with a regression target ``r2_<target>``, with labels
+        ``sparsity_groups``; ``ch_dbscan_eps_x<f>`` and ``dbscan_clusters_eps_x<f>`` for each
+        factor ``f`` of :data:`DBSCAN_EPS_FACTORS` (DBSCAN at ``f`` times the rule's eps); with a regression target ``r2_<target>``, with labels
         ``ap_label_<label>`` and ``ap_label_mean``; ``n_test``; and ``seconds_<metric>`` for
         each. Undefined metrics are NaN (with a warning from the metric), never an exception.
     spae_core.metrics.ReconstructionDistribution
@@ -109,6 +111,11 @@ def evaluate(
         contingency = metrics.contingency_score(test.X, P, threshold=threshold)
         record["contingency"] = contingency.score
         record["contingency_pairs"] = contingency.n_pairs_used
+    with _timed(record, "contingency_rate_threshold"):
+        # Sensitivity of the paper's unspecified t: each feature binarised at its own positive
+        # rate in the training split (add-one smoothed, as the weighted losses' p_j), instead of 0.5.
+        rates = (np.asarray(train.X.sum(axis=0), dtype=np.float64).ravel() + 1.0) / (train.X.shape[0] + 2.0)
+        record["contingency_rate_threshold"] = metrics.contingency_score(test.X, P, threshold=rates).score
     with _timed(record, "reconstruction_distribution"):
         distribution = metrics.reconstruction_distribution(P, threshold=threshold)
         record["mass_above_threshold"] = distribution.mass_above_threshold
@@ -122,6 +129,16 @@ def evaluate(
             dbscan_eps=clusters.eps,
             dbscan_noise_fraction=clusters.noise_fraction,
         )
+    with _timed(record, "ch_dbscan_eps_range"):
+        # Sensitivity of DBSCAN's unspecified eps: the rule's eps scaled down and up.
+        for factor in DBSCAN_EPS_FACTORS:
+            if clusters.eps > 0:
+                scaled = metrics.calinski_harabasz_dbscan(E_test, eps=factor * clusters.eps, min_samples=min_samples)
+                score, found = scaled.score, scaled.n_clusters
+            else:
+                score, found = float("nan"), 0
+            record[f"ch_dbscan_eps_x{factor:g}"] = score
+            record[f"dbscan_clusters_eps_x{factor:g}"] = found
     with _timed(record, "ch_sparsity"):
         groups = metrics.calinski_harabasz_sparsity(E_test, test.X, n_bins=n_sparsity_bins)
         record.update(ch_sparsity=groups.score, sparsity_groups=groups.n_groups)
@@ -131,6 +148,11 @@ def evaluate(
         with _timed(record, "downstream"):
             record.update(downstream_scores(estimator.transform(train.X), E_test, train.targets, test.targets, kind))
     return (record, distribution) if return_distribution else record
+
+
+#: Multiples of the rule's DBSCAN ``eps`` also scored (``ch_dbscan_eps_x<factor>``), to show how
+#: much the embedding verdicts depend on that unspecified choice.
+DBSCAN_EPS_FACTORS = (0.5, 0.75, 1.5, 2.0)
 
 
 class _AutoencoderAdapter:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["best_per_group", "mean_ci", "percent_of_best", "summarise"]
+__all__ = ["best_per_group", "holm", "mean_ci", "paired_best", "paired_t_pvalue", "percent_of_best", "summarise"]
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float, int]:
@@ -107,3 +107,95 @@ def percent_of_best(records: pd.DataFrame, column: str, by=("dataset",), group=(
     best = means.groupby(level=list(range(len(by)))).max()
     scale = records[list(by)].apply(tuple, axis=1).map(lambda key: best.get(key if len(key) > 1 else key[0], np.nan))
     return 100.0 * records[column] / scale
+
+
+def paired_t_pvalue(a, b) -> tuple[float, int]:
+    """Two-sided paired t-test of ``mean(a - b) = 0`` over the pairs where both are finite.
+
+    Returns
+    -------
+    p : float
+        NaN with fewer than two pairs (no test is possible). When every difference is the same,
+        the t statistic is undefined: ``p = 1`` if the differences are all 0 (identical runs),
+        ``p = 0`` otherwise (a constant non-zero difference is as separated as data can be).
+    n : int
+        Number of pairs used.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values need equal shapes, got {a.shape} and {b.shape}.")
+    d = (a - b)[np.isfinite(a) & np.isfinite(b)]
+    n = d.size
+    if n < 2:
+        return float("nan"), n
+    if np.all(d == d[0]):
+        return (1.0 if d[0] == 0 else 0.0), n
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(n))
+    return float(2 * stats.t.sf(abs(t), df=n - 1)), n
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN.
+
+    NaN p-values (no test possible) do not count towards the family size.
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    m = finite.size
+    running = 0.0
+    for rank, index in enumerate(finite[np.argsort(p[finite], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def paired_best(records: pd.DataFrame, metric: str, by=("dataset",), candidate: str = "loss",
+                pair_on: str = "seed", alpha: float = 0.05) -> pd.DataFrame:
+    """The best candidate per group, declared only where paired tests separate it from every other.
+
+    In each group, the candidate with the highest mean ``metric`` over seeds is compared with
+    each other candidate by a two-sided paired t-test on the per-seed differences (runs with the
+    same ``pair_on`` value share their initial weights and sample order, so pairing removes that
+    part of the seed-to-seed variation). The ``k - 1`` p-values of a group form one family,
+    corrected with Holm's step-down method. A candidate whose adjusted p-value is ``>= alpha``
+    (or that cannot be tested: fewer than two seeds where both are defined) is *tied* with the
+    best. The best is *separated* when nothing is tied with it: only then is it "the best".
+
+    Choosing the best by its mean before testing it against the rest favours a finding; the
+    two-sided test (instead of a one-sided one in the observed direction) is the conservative
+    answer to that.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, ``best``, ``best_mean``, ``runner_up``, ``p_runner_up`` (Holm-adjusted),
+        ``n_pairs`` (seeds paired with the runner-up), ``tied`` (sorted list), ``separated``.
+        Groups where the metric is undefined for every run get ``best = None``.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}.")
+    missing = [c for c in [metric, candidate, pair_on, *by] if c not in records.columns]
+    if missing:
+        raise ValueError(f"records has no column(s) {missing}; available: {sorted(records.columns)}.")
+    rows = []
+    for keys, group in records.groupby(list(by), sort=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        wide = group.pivot_table(index=pair_on, columns=candidate, values=metric, aggfunc="first", dropna=False)
+        means = wide.mean(skipna=True).dropna()
+        if means.empty:
+            rows.append({**dict(zip(by, keys)), "best": None, "best_mean": float("nan"), "runner_up": None,
+                         "p_runner_up": float("nan"), "n_pairs": 0, "tied": [], "separated": False})
+            continue
+        order = means.sort_values(ascending=False, kind="stable").index.tolist()
+        best, others = order[0], order[1:]
+        tests = [paired_t_pvalue(wide[best].to_numpy(), wide[other].to_numpy()) for other in others]
+        adjusted = holm([p for p, _ in tests])
+        tied = sorted(o for o, p in zip(others, adjusted) if not p < alpha)
+        rows.append({
+            **dict(zip(by, keys)), "best": best, "best_mean": float(means[best]),
+            "runner_up": others[0] if others else None,
+            "p_runner_up": float(adjusted[0]) if others else float("nan"),
+            "n_pairs": tests[0][1] if others else 0, "tied": tied, "separated": not tied,
+        })
+    return pd.DataFrame(rows)

@@ -6,9 +6,9 @@ import pandas as pd
 
 from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6
-from .statistics import best_per_group, summarise
+from .statistics import paired_best
 
-__all__ = ["expected_loss_table", "figure6_table", "metric_table", "runs_table"]
+__all__ = ["expected_loss_table", "figure6_table", "figure6_variants", "metric_table", "runs_table"]
 
 
 def expected_loss_table(target_sparsity: float = 0.999, losses=("mse", "bce", "wmse", "wbce", "focal", "dice"),
@@ -74,50 +74,97 @@ def _verdict(paper: set | None, best, tied: list, all_losses: set) -> str:
         return "agrees" if {best, *tied} == all_losses else "differs"
     if not paper & all_losses:
         return "paper's winner not run"
-    if best in paper:
+    if best in paper and not tied:
         return "agrees"
-    return "tied" if paper & set(tied) else "differs"
+    return "tied" if paper & {best, *tied} else "differs"
 
 
-def figure6_table(records: pd.DataFrame, losses=None) -> pd.DataFrame:
+def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Figure 6 for our runs beside the paper's cells.
 
-    For each of our datasets and each Figure 6 metric: our best loss (highest mean over seeds),
-    the losses whose 95% interval overlaps it (tied), the paper's winner for the dataset it stands
-    in for, and a verdict: *agrees* when the paper's winner is our best (for the paper's "All":
-    when every loss is tied), *tied* when it is not our best but its interval overlaps our best
-    one's (our seeds cannot separate them), *differs* when our best beats it beyond the
-    intervals, *paper's winner not run* when ``losses`` leaves it out, *not in paper* for a
-    metric the paper has no cell for.
+    For each of our datasets and each Figure 6 metric, our best loss is the one with the highest
+    mean over seeds, declared *the* best only where seed-paired t-tests (Holm-corrected within
+    the cell, see :func:`spae_core.statistics.paired_best`) separate it from every other loss;
+    the losses it does not separate from are listed as tied. Verdicts: *agrees* when the paper's
+    winner is our separated best (for the paper's "All": when every loss is tied); *tied* when
+    the paper's winner is our best or among the losses tied with it, but not separated from the
+    rest; *differs* when our best beats the paper's winner significantly; *paper's winner not
+    run* when ``losses`` leaves it out; *not in paper* for a metric the paper has no cell for.
 
     Parameters
     ----------
     records : DataFrame
-        One row per run, with ``dataset``, ``loss``, ``paper_counterpart`` and metric columns.
+        One row per run, with ``dataset``, ``loss``, ``seed``, ``paper_counterpart`` and metric columns.
     losses : sequence of str, optional
         Losses to compare (default: the paper's six present in ``records``).
+    columns : dict, optional
+        Record column to use for a Figure 6 metric label, overriding
+        :data:`spae_core.paper.FIGURE6_METRICS` (e.g. a DBSCAN score at another ``eps``).
+    alpha : float, default=0.05
+        Family-wise error rate of each cell's comparisons.
 
     Returns
     -------
     DataFrame
         Long format: ``dataset``, ``paper_counterpart``, ``metric``, ``ours_best``, ``ours_tied``,
-        ``paper_best`` (the paper's), ``verdict``.
+        ``separated``, ``p_runner_up``, ``n_seeds``, ``paper_best`` (the paper's), ``verdict``.
     """
     losses = losses or [l for l in ("mse", "bce", "wmse", "wbce", "focal", "dice") if l in set(records["loss"])]
+    mapping = {**FIGURE6_METRICS, **(columns or {})}
     records = records[records["loss"].isin(losses)]
     rows = []
     for dataset, group in records.groupby("dataset", sort=False):
         counterpart = group["paper_counterpart"].iloc[0]
         paper_cells = PAPER_FIGURE6.get(counterpart, {})
-        for label, column in FIGURE6_METRICS.items():
+        for label, column in mapping.items():
             if column not in group.columns or group[column].isna().all():
                 continue
-            best = best_per_group(summarise(group, [column]), by=("dataset", "metric")).iloc[0]
+            best = paired_best(group, column, alpha=alpha).iloc[0]
             paper = paper_cells.get(label)
             rows.append({
                 "dataset": dataset, "paper_counterpart": counterpart, "metric": label,
                 "ours_best": best["best"], "ours_tied": ", ".join(best["tied"]) or "none",
+                "separated": bool(best["separated"]), "p_runner_up": best["p_runner_up"],
+                "n_seeds": int(group.loc[group["loss"] == best["best"], column].notna().sum()),
                 "paper_best": ", ".join(sorted(paper)).upper() if paper else "—",
                 "verdict": _verdict(paper, best["best"], best["tied"], set(losses)),
             })
     return pd.DataFrame(rows)
+
+
+def figure6_variants(variants: dict, losses=None, columns: dict | None = None) -> pd.DataFrame:
+    """Figure 6 verdicts under several variants of the runs or of a metric, side by side.
+
+    Parameters
+    ----------
+    variants : dict of label -> DataFrame or (DataFrame, columns dict)
+        Each value is the records of one variant (e.g. one learning rate), or a pair of records
+        and a ``columns`` override for :func:`figure6_table` (e.g. DBSCAN at another ``eps``).
+    losses, columns
+        Passed to :func:`figure6_table` (``columns`` for the variants without their own).
+
+    Returns
+    -------
+    DataFrame
+        One row per dataset and metric present in every variant; per variant a column
+        ``"<label>"`` with ``"<best> (<verdict>)"``, and ``changes``: whether the verdict or the
+        separated best differs between variants.
+    """
+    frames = []
+    for label, value in variants.items():
+        records, own_columns = value if isinstance(value, tuple) else (value, columns)
+        table = figure6_table(records, losses=losses, columns=own_columns)
+        table["cell"] = [f"{b}{'' if s else ' ~ ' + t} ({v})" for b, s, t, v in
+                         zip(table["ours_best"], table["separated"], table["ours_tied"], table["verdict"])]
+        table["key"] = [f"{'*' if s else ''}{b}|{v}" for b, s, v in zip(table["ours_best"], table["separated"], table["verdict"])]
+        frames.append(table.assign(variant=label))
+    long = pd.concat(frames, ignore_index=True)
+    index = ["dataset", "metric"]
+    cells = long.pivot_table(index=index, columns="variant", values="cell", aggfunc="first", sort=False)
+    keys = long.pivot_table(index=index, columns="variant", values="key", aggfunc="first", sort=False)
+    complete = cells.notna().all(axis=1)
+    cells, keys = cells[complete], keys[complete]
+    cells = cells.reindex(columns=list(variants))
+    cells["changes"] = keys.nunique(axis=1) > 1
+    cells.columns.name = None
+    return cells.reset_index()

@@ -97,3 +97,22 @@ def test_a_bare_trained_model_is_evaluated_like_its_estimator(fitted):
     from_model = evaluate(ae.model_, split, task=ds.task)
     for key in ("ap_macro", "contingency", "trustworthiness", "ap_label_mean"):
         assert from_model[key] == pytest.approx(from_estimator[key], abs=1e-12)
+
+
+def test_sensitivity_fields_rescore_with_other_eps_and_per_feature_thresholds(fitted):
+    ds, split, ae = fitted
+    record = evaluate(ae, split, task=ds.task)
+    P, E = ae.predict_proba(split.test.X), ae.transform(split.test.X)
+    train = split.train.X.toarray()
+    rates = (train.sum(axis=0) + 1) / (train.shape[0] + 2)
+    # Independent of the vectorised path: binarise feature by feature, then score at t = 0.5 on
+    # a reconstruction shifted so that P_j > rate_j  <=>  shifted_j > 0.5.
+    shifted = np.where(P > rates[None, :], 1.0, 0.0)
+    assert record["contingency_rate_threshold"] == pytest.approx(metrics.contingency_score(split.test.X, shifted).score, abs=1e-12)
+    rule = metrics.calinski_harabasz_dbscan(E)
+    assert record["dbscan_eps"] == rule.eps
+    from spae_core.evaluation import DBSCAN_EPS_FACTORS
+    for factor in DBSCAN_EPS_FACTORS:
+        scaled = metrics.calinski_harabasz_dbscan(E, eps=factor * rule.eps)
+        assert record[f"dbscan_clusters_eps_x{factor:g}"] == scaled.n_clusters
+        np.testing.assert_equal(record[f"ch_dbscan_eps_x{factor:g}"], scaled.score)

@@ -18,9 +18,9 @@ from spae_core.figures import (
     wmse_erratum_figure,
 )
 from spae_core.paper import FIGURE6_METRICS, PAPER_FIGURE6
-from spae_core.statistics import best_per_group, mean_ci, percent_of_best, summarise
+from spae_core.statistics import best_per_group, holm, mean_ci, paired_best, paired_t_pvalue, percent_of_best, summarise
 from spae_core.losses import expected_loss
-from spae_core.tables import expected_loss_table, figure6_table, metric_table, runs_table
+from spae_core.tables import expected_loss_table, figure6_table, figure6_variants, metric_table, runs_table
 
 
 
@@ -105,10 +105,24 @@ def test_figure6_verdicts():
 def test_figure6_tied_when_the_paper_winner_is_not_separable():
     records = _records()
     mse = records["loss"] == "mse"
-    records.loc[records["loss"] == "focal", "ap_macro"] = records.loc[mse, "ap_macro"].to_numpy() + 0.001
+    # Focal ahead of MSE on average, but not on every seed: paired differences +0.05, -0.03,
+    # +0.04, -0.02 (t = 0.34): not separable.
+    records.loc[records["loss"] == "focal", "ap_macro"] = records.loc[mse, "ap_macro"].to_numpy() + np.tile([0.05, -0.03, 0.04, -0.02], 2)
     records.loc[records["loss"] == "bce", "ap_macro"] = records.loc[mse, "ap_macro"].to_numpy() - 0.1
     table = figure6_table(records).set_index(["dataset", "metric"])
     assert table.loc[("d1", "AP"), "ours_best"] == "focal" and table.loc[("d1", "AP"), "verdict"] == "tied"
+    assert table.loc[("d1", "AP"), "ours_tied"] == "mse" and not table.loc[("d1", "AP"), "separated"]
+
+
+def test_figure6_a_constant_paired_lead_is_separated_even_inside_overlapping_intervals():
+    records = _records()
+    mse = records["loss"] == "mse"
+    # Seed-to-seed spread (0.01) far larger than the lead (0.001): the unpaired intervals overlap,
+    # but every seed puts focal ahead by exactly 0.001, which a paired comparison resolves.
+    records.loc[records["loss"] == "focal", "ap_macro"] = records.loc[mse, "ap_macro"].to_numpy() + 0.001
+    records.loc[records["loss"] == "bce", "ap_macro"] = records.loc[mse, "ap_macro"].to_numpy() - 0.1
+    table = figure6_table(records).set_index(["dataset", "metric"])
+    assert table.loc[("d1", "AP"), "separated"] and table.loc[("d1", "AP"), "verdict"] == "differs"
 
 
 def test_figure6_all_means_every_loss_tied():
@@ -169,3 +183,58 @@ def test_expected_loss_table_and_runs_table():
     runs = runs_table(records)
     assert runs.loc[("d1", "mse"), "seeds"] == 4 and runs.loc[("d1", "mse"), "epochs"] == 25
     assert runs.loc[("d2", "focal"), "stopped_early"] == 0.75
+
+
+def test_paired_t_pvalue_is_scipys_paired_t_test():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=7), rng.normal(size=7) + 0.5
+    p, n = paired_t_pvalue(a, b)
+    assert n == 7 and p == pytest.approx(stats.ttest_rel(a, b).pvalue, rel=1e-12)
+    # NaN pairs are dropped, the rest tested.
+    a2, b2 = np.append(a, np.nan), np.append(b, 1.0)
+    assert paired_t_pvalue(a2, b2) == (pytest.approx(p, rel=1e-12), 7)
+    assert np.isnan(paired_t_pvalue([1.0], [2.0])[0])
+    assert paired_t_pvalue([1, 2, 3], [1, 2, 3]) == (1.0, 3) and paired_t_pvalue([2, 3, 4], [1, 2, 3]) == (0.0, 3)
+    with pytest.raises(ValueError, match="equal shapes"):
+        paired_t_pvalue([1, 2], [1, 2, 3])
+
+
+def test_holm_by_hand():
+    # m = 4 finite p-values, sorted 0.01, 0.02, 0.03, 0.5: 4*0.01=0.04, 3*0.02=0.06, 2*0.03=0.06, 1*0.5=0.5.
+    adjusted = holm([0.03, np.nan, 0.01, 0.5, 0.02])
+    np.testing.assert_allclose(adjusted, [0.06, np.nan, 0.04, 0.5, 0.06])
+    # Monotone step-down and capped at 1.
+    np.testing.assert_allclose(holm([0.4, 0.3]), [0.6, 0.6])
+    np.testing.assert_allclose(holm([0.9, 0.8]), [1.0, 1.0])
+
+
+def test_paired_best_ties_and_separation():
+    rows = []
+    for seed in range(5):
+        rows += [{"dataset": "d", "seed": seed, "loss": "a", "m": 1.0 + 0.1 * seed},
+                 {"dataset": "d", "seed": seed, "loss": "b", "m": 0.9 + 0.1 * seed + (0.02 if seed % 2 else -0.02)},
+                 {"dataset": "d", "seed": seed, "loss": "c", "m": 0.99 + 0.1 * seed + 0.004 * (-1) ** seed},
+                 {"dataset": "d", "seed": seed, "loss": "u", "m": np.nan}]
+    best = paired_best(pd.DataFrame(rows), "m").iloc[0]
+    assert best["best"] == "a" and best["runner_up"] == "c" and best["n_pairs"] == 5
+    # Independent computation: a vs c and a vs b by scipy, Holm by hand over the two.
+    frame = pd.DataFrame(rows).pivot(index="seed", columns="loss", values="m")
+    p_c = stats.ttest_rel(frame["a"], frame["c"]).pvalue
+    p_b = stats.ttest_rel(frame["a"], frame["b"]).pvalue
+    assert best["p_runner_up"] == pytest.approx(min(1, max(2 * min(p_b, p_c), p_c if p_c > p_b else 2 * p_c)), rel=1e-9)
+    assert best["tied"] == sorted(k for k, p in {"b": p_b, "c": p_c}.items()
+                                  if not holm([p_b, p_c])[["b", "c"].index(k)] < 0.05)
+    assert best["separated"] == (best["tied"] == [])
+    # An undefined candidate is neither best nor tied.
+    assert "u" not in best["tied"]
+    with pytest.raises(ValueError, match="no column"):
+        paired_best(pd.DataFrame(rows), "missing")
+
+
+def test_figure6_variants_flags_changes():
+    records = _records()
+    swapped = records.copy()
+    swapped.loc[swapped["loss"] == "mse", "ap_macro"] += 1.0  # mse becomes the clear best of AP
+    table = figure6_variants({"as run": records, "swapped": swapped}).set_index(["dataset", "metric"])
+    assert table.loc[("d1", "AP"), "changes"] and table.loc[("d1", "AP"), "swapped"].startswith("mse")
+    assert not table.loc[("d1", "CH Score (DBScan)"), "changes"]
