@@ -1,0 +1,214 @@
+"""The paper's claims, each read as a test on our stored runs, with a verdict.
+
+A claim of the form "family A beats family B on these metrics" is tested on every (dataset,
+metric) *unit* where both families have values: A's best member against B's best member, seed
+by seed (:func:`spae_core.statistics.paired_group_difference`), two-sided paired t-tests with
+Holm's correction over the claim's units. A unit is *ahead* when the adjusted p-value is below
+``alpha`` and A's mean is higher, *behind* when it is below ``alpha`` and A's is lower, *no
+difference* otherwise. A claim is
+
+- **supported** when A is ahead in at least half of the units and behind in none (for a claim
+  the paper states as "consistent", ahead in every unit);
+- **not supported** when A is ahead in no unit, or behind in at least as many units as ahead;
+- **inconclusive** otherwise (some support, some units where the seeds cannot decide).
+
+The claims' wording is the paper's (quoted, typed from it); everything else is computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .statistics import holm, paired_group_difference
+
+__all__ = ["AWARE", "CLAIMS", "STANDARD", "Claim", "claim_units", "claim_verdicts", "figure6_claim", "highest_contingency_claim"]
+
+#: The paper's sparsity-aware losses and its standard ones.
+AWARE = ("wmse", "wbce", "focal", "dice")
+STANDARD = ("mse", "bce")
+
+EMBEDDING = ("trustworthiness", "ch_dbscan", "ch_sparsity")
+DOWNSTREAM = ("r2_imdb_rating", "ap_label_mean")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper, read as "``group_a`` beats ``group_b`` on ``metrics``".
+
+    ``text`` and ``source`` are the paper's; ``evidence`` names the book section to look at.
+    """
+
+    key: str
+    source: str
+    text: str
+    metrics: tuple
+    group_a: tuple
+    group_b: tuple
+    evidence: str
+    consistent: bool = False
+
+
+CLAIMS = (
+    Claim("ap_standard", "Sec. 4.3.1 and Conclusion", "MSE and BCE achieve the strongest per-entry recovery (AP)",
+          ("ap_macro",), STANDARD, AWARE, "Section 3, Figure 2a"),
+    Claim("contingency_aware", "Sec. 4.3.1", "Sparsity-aware losses better preserve feature dependencies",
+          ("contingency",), AWARE, STANDARD, "Section 3, Figure 2b"),
+    Claim("mass_aware", "Sec. 4.3.1, Fig. 3", "sparsity-aware losses place more probability mass in the intermediate "
+          "region, specifically in the region where x_hat > t = 0.5", ("mass_above_threshold",), AWARE, STANDARD,
+          "Section 3, Figure 3"),
+    Claim("embedding_aware", "Sec. 4.3.2", "Sparsity-aware losses have better results on the embedding space metrics "
+          "when compared to MSE or BCE", EMBEDDING, AWARE, STANDARD, "Section 4, Figure 4"),
+    Claim("focal_embedding", "Sec. 4.3.2", "Focal loss is particularly effective, balancing local neighborhood "
+          "preservation (trustworthiness) with global cluster separation (CH score)",
+          ("trustworthiness", "ch_dbscan"), ("focal",), STANDARD, "Section 4, Figure 4"),
+    Claim("downstream_weighted", "Sec. 4.3.3", "Sparsity-aware losses, specifically WBCE and WMSE, outperform BCE and "
+          "MSE across both regression (R^2) and classification (AP) tasks", DOWNSTREAM, ("wbce", "wmse"), STANDARD,
+          "Section 5, Figure 5"),
+    Claim("abstract_rare_events", "Abstract", "these alternatives outperform MSE and BCE on metrics sensitive to rare "
+          "events", ("contingency", *EMBEDDING, *DOWNSTREAM), AWARE, STANDARD, "Sections 3-5"),
+    Claim("conclusion_consistent", "Conclusion", "incorporating sparsity-awareness into the objective consistently "
+          "improves both reconstruction and representation quality", ("contingency", *EMBEDDING, *DOWNSTREAM), AWARE,
+          STANDARD, "Sections 3-6", consistent=True),
+)
+
+
+def claim_units(records: pd.DataFrame, claim: Claim, alpha: float = 0.05) -> pd.DataFrame:
+    """The (dataset, metric) units of one claim with their paired differences and outcomes.
+
+    Returns
+    -------
+    DataFrame
+        ``dataset``, ``metric``, ``best_a``, ``best_b``, ``difference``, ``ci_low``, ``ci_high``,
+        ``p``, ``n_pairs``, ``p_holm`` (over the claim's units), ``outcome`` (``ahead`` /
+        ``behind`` / ``no difference``).
+    """
+    frames = [paired_group_difference(records, metric, claim.group_a, claim.group_b).assign(metric=metric)
+              for metric in claim.metrics if metric in records.columns]
+    units = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["dataset", "best_a", "best_b", "difference", "ci_low", "ci_high", "p", "n_pairs", "metric"])
+    units["p_holm"] = holm(units["p"].to_numpy(dtype=float)) if len(units) else []
+    significant = units["p_holm"] < alpha
+    units["outcome"] = np.where(significant & (units["difference"] > 0), "ahead",
+                                np.where(significant & (units["difference"] < 0), "behind", "no difference"))
+    return units[["dataset", "metric", "best_a", "best_b", "difference", "ci_low", "ci_high", "p", "n_pairs",
+                  "p_holm", "outcome"]]
+
+
+def _verdict(ahead: int, behind: int, total: int, consistent: bool) -> str:
+    if total == 0:
+        return "inconclusive"
+    if ahead == 0 or behind >= ahead:
+        return "not supported"
+    if behind == 0 and (ahead == total if consistent else 2 * ahead >= total):
+        return "supported"
+    return "inconclusive"
+
+
+def _reason(units: pd.DataFrame, claim: Claim) -> str:
+    counts = units["outcome"].value_counts()
+    ahead, behind = int(counts.get("ahead", 0)), int(counts.get("behind", 0))
+    text = f"{'/'.join(claim.group_a).upper()} ahead in {ahead}, behind in {behind}, not separable in " \
+           f"{len(units) - ahead - behind} of {len(units)} dataset x metric units"
+    for outcome in ("behind", "ahead"):
+        rows = units[units["outcome"] == outcome]
+        if len(rows):
+            row = rows.loc[(rows["difference"] / rows["ci_high"].sub(rows["ci_low"]).replace(0, np.nan)).abs().idxmax()
+                           if rows["ci_high"].sub(rows["ci_low"]).gt(0).any() else rows.index[0]]
+            text += (f"; e.g. {outcome} on {row['dataset']} {row['metric']}: {row['best_a']} - {row['best_b']} = "
+                     f"{row['difference']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]")
+            break
+    return text
+
+
+def claim_verdicts(records: pd.DataFrame, claims=CLAIMS, alpha: float = 0.05) -> pd.DataFrame:
+    """One row per claim: the paper's words, our verdict, the evidence and a one-line reason.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Run records with ``dataset``, ``loss``, ``seed`` and the claims' metric columns.
+    claims : sequence of Claim, default=:data:`CLAIMS`
+    alpha : float, default=0.05
+        Family-wise error rate over each claim's units.
+
+    Returns
+    -------
+    DataFrame
+        ``claim``, ``source``, ``paper's words``, ``verdict``, ``ahead``, ``behind``,
+        ``units``, ``evidence``, ``reason``.
+    """
+    rows = []
+    for claim in claims:
+        units = claim_units(records, claim, alpha)
+        counts = units["outcome"].value_counts()
+        ahead, behind = int(counts.get("ahead", 0)), int(counts.get("behind", 0))
+        rows.append({
+            "claim": claim.key, "source": claim.source, "paper's words": claim.text,
+            "verdict": _verdict(ahead, behind, len(units), claim.consistent),
+            "ahead": ahead, "behind": behind, "units": len(units), "evidence": claim.evidence,
+            "reason": _reason(units, claim) if len(units) else "no unit where both families have values",
+        })
+    return pd.DataFrame(rows)
+
+
+def _row(key, source, text, verdict, ahead, behind, units, evidence, reason) -> dict:
+    return {"claim": key, "source": source, "paper's words": text, "verdict": verdict, "ahead": ahead,
+            "behind": behind, "units": units, "evidence": evidence, "reason": reason}
+
+
+def figure6_claim(figure6: pd.DataFrame) -> dict:
+    """Figure 6 as a claim: each cell names the top-performing loss.
+
+    ``figure6`` is :func:`spae_core.tables.figure6_table`. Cells with a paper winner we ran are
+    counted; *ahead* is the number of cells that agree (the paper's winner is our separated best),
+    *behind* the number that differ (our best beats the paper's winner significantly). Supported
+    when no cell differs and at least half agree; not supported when as many differ as agree.
+    """
+    cells = figure6[figure6["verdict"].isin(["agrees", "tied", "differs"])]
+    counts = cells["verdict"].value_counts()
+    agrees, differs, tied = (int(counts.get(v, 0)) for v in ("agrees", "differs", "tied"))
+    verdict = _verdict(agrees, differs, len(cells), consistent=False)
+    differing = cells[cells["verdict"] == "differs"]
+    reason = f"{agrees} cells agree, {tied} are tied (our seeds cannot single out a best), {differs} differ"
+    if len(differing):
+        reason += "; e.g. " + ", ".join(f"{d} {m}: ours {b}, paper's {p}" for d, m, b, p in
+                                        differing[["dataset", "metric", "ours_best", "paper_best"]].head(2).to_numpy())
+    return _row("figure6_winners", "Fig. 6", "Each cell marks the top-performing loss", verdict, agrees, differs,
+                len(cells), "Section 6", reason)
+
+
+def highest_contingency_claim(records: pd.DataFrame, counterpart: str = "IMDB_1.0") -> dict:
+    """"all models achieve their highest contingency scores on the IMDB dataset" (Sec. 4.3.1).
+
+    Per loss, the dataset with the highest mean contingency over seeds is compared with our
+    stand-in for ``counterpart``; *ahead* counts the losses for which it is, *behind* those for
+    which another dataset's mean is higher beyond both 95% intervals.
+    """
+    from .statistics import summarise
+
+    text = "all models achieve their highest contingency scores on the IMDB dataset"
+    standins = records.loc[records["paper_counterpart"] == counterpart, "dataset"].unique()
+    if len(standins) == 0 or "contingency" not in records.columns:
+        return _row("contingency_highest_on_imdb", "Sec. 4.3.1", text, "inconclusive", 0, 0, 0, "Section 3",
+                    f"no stand-in for {counterpart} in these runs")
+    summary = summarise(records, ["contingency"])
+    ahead = behind = 0
+    examples = []
+    for loss, group in summary.groupby("loss", sort=False):
+        group = group.dropna(subset=["mean"])
+        top = group.loc[group["mean"].idxmax()]
+        imdb = group[group["dataset"].isin(standins)]
+        if top["dataset"] in standins:
+            ahead += 1
+        elif len(imdb) and (top["ci_low"] > imdb["ci_high"]).all():
+            behind += 1
+            examples.append(f"{loss}: {top['dataset']} {top['mean']:.3f} vs {imdb['dataset'].iloc[0]} {imdb['mean'].iloc[0]:.3f}")
+    n = summary["loss"].nunique()
+    reason = f"highest on the IMDB stand-in for {ahead} of {n} losses, clearly higher elsewhere for {behind}"
+    if examples:
+        reason += "; e.g. " + examples[0]
+    return _row("contingency_highest_on_imdb", "Sec. 4.3.1", text, _verdict(ahead, behind, n, consistent=True),
+                ahead, behind, n, "Section 3, Figure 2b", reason)
