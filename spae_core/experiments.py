@@ -46,7 +46,7 @@ from .estimator import SparseAutoencoder
 from .evaluation import evaluate
 from .losses import DEFAULT_BETA
 
-__all__ = ["RunSpec", "grid_specs", "results_dir", "load_distributions", "load_histories", "load_records", "run_grid", "run_one", "subsample_rows"]
+__all__ = ["RunSpec", "grid_specs", "sweep_specs", "results_dir", "load_distributions", "load_histories", "load_records", "run_grid", "run_one", "subsample_rows"]
 
 #: Bumped when the meaning of a stored run changes (what is trained or measured), so that old
 #: results are not mixed with new ones.
@@ -135,6 +135,19 @@ class RunSpec:
 def grid_specs(datasets, losses, seeds, **settings) -> list[RunSpec]:
     """The full grid of :class:`RunSpec` (datasets x losses x seeds) with shared ``settings``."""
     return [RunSpec(dataset, loss, int(seed), **settings) for dataset in datasets for loss in losses for seed in seeds]
+
+
+def sweep_specs(datasets, losses, seeds, parameter: str, values, **settings) -> list[RunSpec]:
+    """The grid of :func:`grid_specs` repeated for each value of one setting (e.g. ``learning_rate``).
+
+    ``settings`` are shared; ``parameter`` (a :class:`RunSpec` field) takes each of ``values`` in
+    turn, overriding any value of it in ``settings``.
+    """
+    fields = set(RunSpec.__dataclass_fields__) - {"dataset", "loss", "seed"}
+    if parameter not in fields:
+        raise ValueError(f"parameter must be one of {sorted(fields)}, got {parameter!r}.")
+    return [spec for value in values
+            for spec in grid_specs(datasets, losses, seeds, **{**settings, parameter: value})]
 
 
 def results_dir(preset: str) -> Path:
@@ -399,5 +412,6 @@ def load_histories(results_dir, specs=None) -> pd.DataFrame:
     for run_dir in _run_dirs(results_dir, specs, "record.json"):
         spec = json.loads((run_dir / "spec.json").read_text())
         history = pd.DataFrame(json.loads((run_dir / "history.json").read_text()))
-        frames.append(history.assign(dataset=spec["dataset"], loss=spec["loss"], seed=spec["seed"], run_name=run_dir.name))
+        frames.append(history.assign(dataset=spec["dataset"], loss=spec["loss"], seed=spec["seed"],
+                                     learning_rate=spec["learning_rate"], beta=spec["beta"], run_name=run_dir.name))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -66,15 +66,29 @@ def expected_loss_figure(target_sparsity: float = 0.999, losses=("mse", "bce", "
     return fig
 
 
-def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss") -> Figure:
+def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss", panel_by=("dataset",),
+                           ncols: int | None = None) -> Figure:
     """Validation loss per epoch, relative to epoch 1, mean over seeds with a 95% band; one panel per dataset.
 
-    Losses have different scales, so each run's curve is divided by its first value.
+    Losses have different scales, so each run's curve is divided by its first value. Where runs
+    of one loss stopped at different epochs, the band at a late epoch covers only the runs still
+    going (the count shrinks; a single run draws a line without a band).
+
+    Parameters
+    ----------
+    histories : DataFrame
+        From :func:`spae_core.experiments.load_histories`.
+    value : str, default="val_loss"
+    panel_by : sequence of str, default=("dataset",)
+        Columns whose combinations get one panel each, e.g. ``("dataset", "learning_rate")``.
+    ncols : int, optional
+        Panels per row (default: up to 3).
     """
-    datasets = list(dict.fromkeys(histories["dataset"]))
-    fig, axes = _panels(len(datasets))
-    for ax, dataset in zip(axes, datasets):
-        subset = histories[histories["dataset"] == dataset]
+    panel_by = list(panel_by)
+    keys = list(dict.fromkeys(histories[panel_by].itertuples(index=False, name=None)))
+    fig, axes = _panels(len(keys), ncols=ncols)
+    for ax, key in zip(axes, keys):
+        subset = histories[(histories[panel_by] == pd.Series(key, index=panel_by)).all(axis=1)]
         for loss in _ordered_losses(subset["loss"]):
             runs = subset[subset["loss"] == loss]
             relative = runs[value] / runs.groupby("run_name")[value].transform("first")
@@ -83,7 +97,10 @@ def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss") -> 
             epochs = np.array(list(by_epoch.groups))
             ax.plot(epochs, stats[:, 0], color=_COLOURS.get(loss), label=loss.upper())
             ax.fill_between(epochs, stats[:, 1], stats[:, 2], color=_COLOURS.get(loss), alpha=0.2, linewidth=0)
-        ax.set(title=dataset, xlabel="epoch", ylabel=f"{value.replace('_', ' ')} / epoch 1")
+        # Strings (dataset names) speak for themselves; numbers need their setting's name.
+        title = ", ".join(f"{c.replace('learning_rate', 'lr')}={v:g}" if isinstance(v, float) else str(v)
+                          for c, v in zip(panel_by, key))
+        ax.set(title=title, xlabel="epoch", ylabel=f"{value.replace('_', ' ')} / epoch 1")
     axes[0].legend(fontsize=8)
     return fig
 
@@ -102,8 +119,9 @@ def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = Non
     labels : dict, optional
         Display names of metrics.
     best : DataFrame, optional
-        From :func:`spae_core.statistics.best_per_group`; the best loss of each dataset and
-        metric is hatched, and losses tied with it are outlined.
+        From :func:`spae_core.statistics.paired_best_per_metric` (or ``best_per_group``): the
+        best loss of each dataset and metric is hatched where it is separated from every other
+        loss; a best that is not separated and the losses tied with it are outlined.
     datasets : sequence of str, optional
         Which datasets, in order; default all in ``summary``.
     panels_by : {"metric", "dataset"}, default="metric"
@@ -142,10 +160,11 @@ def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = Non
                 for bar, name in zip(bars, names):
                     dataset, metric = (name, panel) if panels_by == "metric" else (panel, name)
                     cell = best[(best["dataset"] == dataset) & (best["metric"] == metric)]
-                    if not cell.empty and cell["best"].iloc[0] == loss:
+                    separated = cell["separated"].iloc[0] if "separated" in cell.columns and not cell.empty else True
+                    if not cell.empty and cell["best"].iloc[0] == loss and separated:
                         bar.set_hatch("///")
                         bar.set_edgecolor("black")
-                    elif not cell.empty and loss in cell["tied"].iloc[0]:
+                    elif not cell.empty and (loss in cell["tied"].iloc[0] or cell["best"].iloc[0] == loss):
                         bar.set_edgecolor("black")
         ax.set_xticks(np.arange(len(names)), [labels.get(n, n) for n in names], rotation=20, ha="right", fontsize=8)
         ax.set_title(labels.get(panel, panel))

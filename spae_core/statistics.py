@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["best_per_group", "holm", "mean_ci", "paired_best", "paired_group_difference", "paired_t_pvalue", "percent_of_best", "summarise"]
+__all__ = ["best_per_group", "holm", "mean_ci", "paired_best", "paired_best_per_metric", "paired_group_difference", "paired_t_pvalue", "percent_of_best", "summarise"]
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float, int]:
@@ -239,3 +239,13 @@ def paired_group_difference(records: pd.DataFrame, metric: str, group_a, group_b
         rows.append({**dict(zip(by, keys)), "best_a": best_a, "best_b": best_b, "difference": mean,
                      "ci_low": low, "ci_high": high, "p": p, "n_pairs": n})
     return pd.DataFrame(rows, columns=[*by, "best_a", "best_b", "difference", "ci_low", "ci_high", "p", "n_pairs"])
+
+
+def paired_best_per_metric(records: pd.DataFrame, metrics, by=("dataset",), alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`paired_best` for several metrics, in long format with a ``metric`` column.
+
+    Metrics missing from ``records`` are an error; a metric undefined for every run of a group
+    gives that group ``best = None``.
+    """
+    frames = [paired_best(records, metric, by=by, alpha=alpha).assign(metric=metric) for metric in metrics]
+    return pd.concat(frames, ignore_index=True)

@@ -8,7 +8,7 @@ from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6
 from .statistics import paired_best
 
-__all__ = ["expected_loss_table", "figure6_table", "figure6_variants", "metric_table", "runs_table"]
+__all__ = ["expected_loss_table", "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "runs_table"]
 
 
 def expected_loss_table(target_sparsity: float = 0.999, losses=("mse", "bce", "wmse", "wbce", "focal", "dice"),
@@ -30,6 +30,31 @@ def runs_table(records: pd.DataFrame) -> pd.DataFrame:
         seeds=("seed", "count"), epochs=("epochs", "mean"), best_epoch=("best_epoch", "mean"),
         stopped_early=("stopped_early", "mean"),
     )
+
+
+def learning_rate_table(records: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Per dataset, loss and learning rate: how training ended, and how good its best epoch was.
+
+    ``stopped_early`` is the share of seeds where early stopping fired; the others used the whole
+    epoch budget and were still improving in their last ``patience`` epochs (else they would have
+    stopped), i.e. had not converged. ``val_loss_vs_best_lr`` is the best validation loss of each
+    run divided by the lowest mean best validation loss any learning rate reached for that dataset
+    and loss (mean [95% interval] over seeds): well above 1 where early stopping fired means it
+    fired before the model got anywhere near the loss another learning rate reaches.
+    """
+    from .statistics import mean_ci
+
+    keys = ["dataset", "loss", "learning_rate"]
+    floor = records.groupby(keys)["best_val_loss"].mean().groupby(level=[0, 1]).min()
+    ratio = records["best_val_loss"] / [floor[(d, l)] for d, l in zip(records["dataset"], records["loss"])]
+    rows = []
+    for (dataset, loss, lr), group in records.assign(ratio=ratio).groupby(keys, sort=False):
+        mean, low, high, n = mean_ci(group["ratio"])
+        rows.append({"dataset": dataset, "loss": loss, "learning_rate": lr, "seeds": len(group),
+                     "epochs": group["epochs"].mean(), "best_epoch": group["best_epoch"].mean(),
+                     "stopped_early": group["stopped_early"].mean(),
+                     "val_loss_vs_best_lr": f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"})
+    return pd.DataFrame(rows).set_index(keys)
 
 
 def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.DataFrame | None = None) -> pd.DataFrame:

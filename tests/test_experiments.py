@@ -74,3 +74,14 @@ def test_changed_metric_code_reevaluates_without_retraining(tmp_path, cache_dir,
     assert again["evaluation_code"] == "changed-code"
     assert (run_dir / "model.pt").stat().st_mtime_ns == model_mtime
     assert again["ap_macro"] == first["ap_macro"] and again["train_seconds"] == first["train_seconds"]
+
+
+def test_sweep_specs_repeats_the_grid_per_value():
+    from spae_core.experiments import sweep_specs
+
+    specs = sweep_specs(["a", "b"], ["mse", "focal"], [0, 1], "learning_rate", [1e-6, 1e-4], max_epochs=5, learning_rate=1e-3)
+    assert len(specs) == 2 * 2 * 2 * 2 and {s.learning_rate for s in specs} == {1e-6, 1e-4}
+    assert all(s.max_epochs == 5 for s in specs) and len({s.key for s in specs}) == len(specs)
+    assert specs[0] == RunSpec("a", "mse", 0, max_epochs=5, learning_rate=1e-6)
+    with pytest.raises(ValueError, match="parameter must be one of"):
+        sweep_specs(["a"], ["mse"], [0], "seed", [1])

@@ -238,3 +238,28 @@ def test_figure6_variants_flags_changes():
     table = figure6_variants({"as run": records, "swapped": swapped}).set_index(["dataset", "metric"])
     assert table.loc[("d1", "AP"), "changes"] and table.loc[("d1", "AP"), "swapped"].startswith("mse")
     assert not table.loc[("d1", "CH Score (DBScan)"), "changes"]
+
+
+def test_learning_rate_table_ratios_against_the_best_rate():
+    from spae_core.tables import learning_rate_table
+
+    rows = []
+    for lr, loss_level, stopped in [(1e-3, 1.0, True), (1e-6, 3.0, False)]:
+        for seed in range(3):
+            rows.append({"dataset": "d", "loss": "mse", "learning_rate": lr, "seed": seed, "epochs": 50 + seed,
+                         "best_epoch": 40 + seed, "stopped_early": stopped, "best_val_loss": loss_level * (1 + 0.1 * seed)})
+    table = learning_rate_table(pd.DataFrame(rows))
+    fast, slow = table.loc[("d", "mse", 1e-3)], table.loc[("d", "mse", 1e-6)]
+    # The floor is the 1e-3 mean, 1.1; the 1e-6 runs sit at 3.0 * (1, 1.1, 1.2) / 1.1.
+    expected = np.array([3.0, 3.3, 3.6]) / 1.1
+    m, lo, hi, _ = mean_ci(expected)
+    assert slow["val_loss_vs_best_lr"] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
+    assert fast["stopped_early"] == 1.0 and slow["stopped_early"] == 0.0 and slow["seeds"] == 3
+
+
+def test_training_curves_one_panel_per_dataset_and_rate():
+    rows = [{"dataset": d, "loss": "mse", "learning_rate": lr, "run_name": f"{d}{lr}{s}", "epoch": e, "val_loss": 1.0 / e}
+            for d in ("a", "b") for lr in (1e-3, 1e-6) for s in range(2) for e in range(1, 4)]
+    fig = training_curves_figure(pd.DataFrame(rows), panel_by=("dataset", "learning_rate"), ncols=2)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == ["a, lr=0.001", "a, lr=1e-06", "b, lr=0.001", "b, lr=1e-06"]
