@@ -171,9 +171,11 @@ def figure6_variants(variants: dict, losses=None, columns: dict | None = None) -
     Returns
     -------
     DataFrame
-        One row per dataset and metric present in every variant; per variant a column
-        ``"<label>"`` with ``"<best> (<verdict>)"``, and ``changes``: whether the verdict or the
-        separated best differs between variants.
+        One row per dataset and metric present in any variant; per variant a column
+        ``"<label>"`` with ``"<best> (<verdict>)"`` (``"<best> ~ <tied> (<verdict>)"`` when the best
+        is not separated, ``"undefined"`` where the metric is undefined in that variant), and
+        ``changes``: whether the verdict, the separated best, or definedness differs between
+        variants (which loss has the highest mean among tied ones is not a change).
     """
     frames = []
     for label, value in variants.items():
@@ -181,15 +183,16 @@ def figure6_variants(variants: dict, losses=None, columns: dict | None = None) -
         table = figure6_table(records, losses=losses, columns=own_columns)
         table["cell"] = [f"{b}{'' if s else ' ~ ' + t} ({v})" for b, s, t, v in
                          zip(table["ours_best"], table["separated"], table["ours_tied"], table["verdict"])]
-        table["key"] = [f"{'*' if s else ''}{b}|{v}" for b, s, v in zip(table["ours_best"], table["separated"], table["verdict"])]
+        # A best that is not separated is an accident of the seeds: only a separated best, or the
+        # verdict, changing counts as a change.
+        table["key"] = [f"{b if s else '~'}|{v}" for b, s, v in zip(table["ours_best"], table["separated"], table["verdict"])]
         frames.append(table.assign(variant=label))
     long = pd.concat(frames, ignore_index=True)
     index = ["dataset", "metric"]
     cells = long.pivot_table(index=index, columns="variant", values="cell", aggfunc="first", sort=False)
     keys = long.pivot_table(index=index, columns="variant", values="key", aggfunc="first", sort=False)
-    complete = cells.notna().all(axis=1)
-    cells, keys = cells[complete], keys[complete]
-    cells = cells.reindex(columns=list(variants))
+    cells = cells.reindex(columns=list(variants)).fillna("undefined")
+    keys = keys.reindex(columns=list(variants)).fillna("undefined")
     cells["changes"] = keys.nunique(axis=1) > 1
     cells.columns.name = None
     return cells.reset_index()

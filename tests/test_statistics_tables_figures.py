@@ -263,3 +263,14 @@ def test_training_curves_one_panel_per_dataset_and_rate():
     fig = training_curves_figure(pd.DataFrame(rows), panel_by=("dataset", "learning_rate"), ncols=2)
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert titles == ["a, lr=0.001", "a, lr=1e-06", "b, lr=0.001", "b, lr=1e-06"]
+
+
+def test_figure6_variants_ignores_reshuffles_among_tied_losses_and_keeps_undefined_cells():
+    records = _records()
+    reshuffled = records.copy()
+    # A tiny lead of bce over mse on trustworthiness (all tied) is not a change.
+    reshuffled.loc[reshuffled["loss"] == "bce", "trustworthiness"] += 1e-4 * np.array([1, -1, 1, 0] * 2)
+    undefined = records.assign(ch_dbscan=np.nan)
+    table = figure6_variants({"a": records, "b": reshuffled, "c": (undefined, None)}).set_index(["dataset", "metric"])
+    assert not table.loc[("d1", "Trustworthiness"), "changes"]
+    assert table.loc[("d1", "CH Score (DBScan)"), "c"] == "undefined" and table.loc[("d1", "CH Score (DBScan)"), "changes"]
