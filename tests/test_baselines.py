@@ -180,6 +180,15 @@ def test_linear_baseline_records_have_the_run_metric_columns_and_are_reproducibl
     assert (linear["n_test"] == run["n_test"]).all() and (first["n_train"] == run["n_train"]).all()
     assert set(linear["solver"]) == {"arpack"} and set(linear["n_components"]) == {50}
     assert first.loc[first["model"] == "ease", "trustworthiness"].isna().all()
+    # The per-feature-rate contingency is that of the raw reconstruction binarised at the rates.
+    from spae_core.datasets import load
+    from spae_core.experiments import subsample_rows
+    split = subsample_rows(load("omdb_metadata", cache_dir=cache_dir), 300, 0).split(seed=0)
+    train, test = split.train.X.toarray(), split.test.X.toarray()
+    rates = (train.sum(axis=0) + 1) / (train.shape[0] + 2)
+    svd = LinearEmbedding("svd", 50).fit(split.train.X)
+    expected = metrics.contingency_score(test, svd.reconstruct(test) > rates).score
+    assert first.loc[first["model"] == "svd50", "contingency_rate_threshold"].item() == pytest.approx(expected, abs=1e-12)
     again = baseline_records(["omdb_metadata"], tmp_path / "b", baselines=("svd50", "pca50", "ease"),
                              cache_dir=cache_dir, **TINY_GRID)
     pd.testing.assert_frame_equal(_stable(first), _stable(again))
