@@ -1,17 +1,372 @@
-"""Baselines without an autoencoder, on the same splits and metrics as the runs."""
+"""Baselines without an autoencoder, on the same splits and metrics as the runs.
+
+The reviewers asked for baselines; three kinds are here, each fitted on the training split of the
+grid's rows and scored on the test split exactly as the autoencoder runs are:
+
+- :func:`raw_input_downstream`: the downstream models on the raw binary inputs.
+- ``"pca50"`` / ``"svd50"`` (:class:`LinearEmbedding`): 50-dimensional PCA (centred) and truncated
+  SVD (uncentred) embeddings, evaluated with the same :func:`spae_core.evaluation.evaluate` as the
+  autoencoders; their reconstruction is the linear map back to input space.
+- ``"ease"`` (:class:`Ease`): Steck's (2019) closed-form item-item model ``B = I - P / diag(P)``,
+  ``P = (X^T X + lambda I)^-1``, ``diag(B) = 0``, for the reconstruction metrics only (it has no
+  embedding); ``lambda`` is chosen on the validation split.
+
+Linear reconstructions are not probabilities: they fall outside [0, 1]. The metrics of the runs
+reject such values rather than clip them, so the baselines hand them a documented, exact
+re-encoding instead (:func:`order_preserving_unit_scores`): a strictly increasing map onto [0, 1]
+that keeps every tie and sends values above the threshold 0.5 above it and the others not. Every
+reconstruction metric of the runs depends on the values only through their order and through
+``value > 0.5``, except the Figure 3 histogram, which is therefore not produced for the baselines
+(see :func:`baseline_records`).
+
+:func:`baseline_records` computes the records once and stores them under
+``<results_dir>/baselines/``, keyed like the runs' store.
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
+import json
+import time
 import warnings
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import scipy.linalg
+import scipy.sparse as sp
+from sklearn.decomposition import PCA, TruncatedSVD
 
 from . import metrics
 from .datasets import load
-from .evaluation import downstream_scores, task_kind
-from .experiments import subsample_rows
+from .evaluation import downstream_scores, evaluate, task_kind
+from .experiments import _atomic_write_json, evaluation_fingerprint, package_versions, subsample_rows
 
-__all__ = ["raw_input_downstream"]
+__all__ = [
+    "BASELINES",
+    "DEFAULT_EASE_LAMBDAS",
+    "Ease",
+    "GramSpectrum",
+    "LinearEmbedding",
+    "baseline_records",
+    "ease_scores",
+    "ease_weights",
+    "order_preserving_unit_scores",
+    "raw_input_downstream",
+]
+
+#: Bumped when the meaning of a stored baseline record changes.
+BASELINE_STORE_VERSION = 1
+
+#: The baselines :func:`baseline_records` knows, by the name stored in its ``model`` column.
+BASELINES = ("pca50", "svd50", "ease")
+
+#: EASE's ridge strengths tried on the validation split: four decades at ~x3 steps. Steck (2019)
+#: reports 200-1000 as best on ML-20M, Netflix and MSD (10^5 users); the grid reaches two decades
+#: below for our much smaller training splits (the Gram matrix scales with the number of rows).
+DEFAULT_EASE_LAMBDAS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
+
+_EMBEDDING_FIELDS = ("trustworthiness", "ch_dbscan", "dbscan_clusters", "dbscan_eps", "dbscan_noise_fraction",
+                     "ch_sparsity", "sparsity_groups")
+
+
+# --------------------------------------------------------------------------------------------
+# Linear scores as inputs of the runs' metrics
+# --------------------------------------------------------------------------------------------
+
+
+def order_preserving_unit_scores(S, threshold: float = 0.5) -> np.ndarray:
+    """Re-encode real-valued scores onto [0, 1], keeping their order, their ties and the threshold.
+
+    The distinct values of ``S`` are ranked; those ``<= threshold`` are spread evenly over
+    ``[0, threshold]`` and those ``> threshold`` evenly over ``(threshold, 1]``, by rank. The map
+    is strictly increasing, so
+
+    - average precision (per feature or pooled), a function of the order and ties of the scores
+      only, is exactly that of ``S``;
+    - ``result > threshold`` exactly when ``S > threshold``: the contingency score and the mass
+      above the threshold are those of ``S`` binarised at ``threshold``.
+
+    The *values* carry no meaning beyond that (a histogram of them is not the distribution of
+    ``S``). This is a transformation, not a clip: nothing is lost but the spacing.
+
+    Parameters
+    ----------
+    S : array-like of shape (n_samples, n_features)
+        Finite real scores, e.g. a linear reconstruction.
+    threshold : float, default=0.5
+        Strictly between 0 and 1.
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``S``
+    """
+    S = np.asarray(S, dtype=np.float64)
+    if not (isinstance(threshold, (int, float)) and 0.0 < float(threshold) < 1.0):
+        raise ValueError(f"threshold must be a number strictly between 0 and 1, got {threshold!r}.")
+    if S.size == 0:
+        raise ValueError(f"S is empty (shape {S.shape}).")
+    if not np.all(np.isfinite(S)):
+        raise ValueError(f"S has {np.count_nonzero(~np.isfinite(S))} non-finite entries; scores must be finite.")
+    t = float(threshold)
+    distinct, inverse = np.unique(S, return_inverse=True)
+    n_low = int(np.searchsorted(distinct, t, side="right"))  # distinct values <= t
+    rank = np.arange(distinct.size, dtype=np.float64)
+    mapped = np.empty(distinct.size)
+    # rank / (n_low - 1) <= 1 exactly, so the rounded product never exceeds t.
+    mapped[:n_low] = t * (rank[:n_low] / max(n_low - 1, 1))
+    # Counted down from 1, so the largest value is exactly 1 and none exceeds it; the smallest is
+    # t + (1 - t) / n_high, far above t in floating point for any realistic n_high.
+    n_high = distinct.size - n_low
+    mapped[n_low:] = 1.0 - (1.0 - t) * ((distinct.size - 1 - rank[n_low:]) / max(n_high, 1))
+    return mapped[inverse].reshape(S.shape)
+
+
+def _range_fields(S) -> dict:
+    """How far a linear reconstruction leaves [0, 1] (the record's stand-in for Figure 3)."""
+    S = np.asarray(S)
+    return {"reconstruction_min": float(S.min()), "reconstruction_max": float(S.max()),
+            "fraction_below_0": float(np.mean(S < 0)), "fraction_above_1": float(np.mean(S > 1))}
+
+
+# --------------------------------------------------------------------------------------------
+# PCA / truncated SVD
+# --------------------------------------------------------------------------------------------
+
+
+class LinearEmbedding:
+    """A linear embedding (PCA or truncated SVD) seen through :func:`~spae_core.evaluation.evaluate`.
+
+    Parameters
+    ----------
+    kind : {"pca", "svd"}
+        ``"pca"``: :class:`sklearn.decomposition.PCA` (centred; the centring stays implicit, so the
+        sparse input is never densified). ``"svd"``: :class:`sklearn.decomposition.TruncatedSVD`
+        (uncentred, the usual choice for sparse data).
+    n_components : int, default=50
+        The autoencoders' latent size. Capped at the number of features (thyroid has 22); the
+        embedding is then a lossless rotation and its reconstruction exact (``n_components_``
+        records what was used).
+    threshold : float, default=0.5
+        Passed to :func:`order_preserving_unit_scores`; must equal ``evaluate``'s ``threshold``.
+    random_state : int, default=0
+        Start vector of ARPACK (and of the randomized SVD when ``n_components`` equals the number
+        of features, which ARPACK cannot do).
+
+    Notes
+    -----
+    Solvers: ARPACK (``svd_solver="arpack"`` / ``algorithm="arpack"``), the one scikit-learn uses
+    for sparse input by default, whenever ``n_components < min(n_samples, n_features)``. When it
+    cannot be used, PCA uses ``"covariance_eigh"`` (exact, sparse input supported) and truncated
+    SVD the randomized solver (``n_components == n_features``, where it is a full decomposition).
+    ``solver_`` records which.
+    """
+
+    def __init__(self, kind: str, n_components: int = 50, *, threshold: float = 0.5, random_state: int = 0):
+        if kind not in ("pca", "svd"):
+            raise ValueError(f'kind must be "pca" or "svd", got {kind!r}.')
+        if not isinstance(n_components, (int, np.integer)) or n_components < 1:
+            raise ValueError(f"n_components must be a positive integer, got {n_components!r}.")
+        self.kind, self.n_components, self.threshold, self.random_state = kind, int(n_components), threshold, random_state
+
+    def fit(self, X) -> "LinearEmbedding":
+        X = _as_csr(X, "X")
+        n, d = X.shape
+        k = min(self.n_components, d)
+        if k > n:
+            raise ValueError(f"{self.kind} with {k} components needs at least {k} training rows, got {n}.")
+        arpack = k < min(n, d)
+        if self.kind == "pca":
+            self.solver_ = "arpack" if arpack else "covariance_eigh"
+            self.model_ = PCA(n_components=k, svd_solver=self.solver_, random_state=self.random_state)
+        else:
+            self.solver_ = "arpack" if arpack else "randomized"
+            self.model_ = TruncatedSVD(n_components=k, algorithm=self.solver_, random_state=self.random_state)
+        self.model_.fit(X)
+        self.n_components_ = k
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """The ``n_components_``-dimensional embedding."""
+        return np.asarray(self.model_.transform(_as_csr(X, "X")), dtype=np.float64)
+
+    def reconstruct(self, X) -> np.ndarray:
+        """The linear reconstruction (real-valued, not a probability)."""
+        return np.asarray(self.model_.inverse_transform(self.transform(X)), dtype=np.float64)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """:func:`order_preserving_unit_scores` of :meth:`reconstruct`; not probabilities.
+
+        Exact for average precision, the contingency score at ``threshold`` and the mass above
+        it; meaningless as a histogram.
+        """
+        return order_preserving_unit_scores(self.reconstruct(X), self.threshold)
+
+
+# --------------------------------------------------------------------------------------------
+# EASE
+# --------------------------------------------------------------------------------------------
+
+
+def ease_weights(X, lam: float) -> np.ndarray:
+    """EASE's item-item matrix by direct inversion (Steck 2019, Eq. 8): the reference formula.
+
+    ``P = (X^T X + lam I)^-1``, ``B = I - P / diag(P)`` (column ``j`` divided by ``P_jj``), so
+    ``diag(B) = 0`` (set exactly). ``B`` minimises ``||X - XB||_F^2 + lam ||B||_F^2`` subject to
+    ``diag(B) = 0``.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    lam : float
+        Ridge strength, > 0.
+
+    Returns
+    -------
+    ndarray of shape (n_features, n_features)
+    """
+    X = _as_csr(X, "X")
+    lam = _check_lambda(lam)
+    G = (X.T @ X).toarray()
+    G[np.diag_indices_from(G)] += lam
+    P = scipy.linalg.inv(G, check_finite=False)
+    B = -P / np.diag(P)
+    B[np.diag_indices_from(B)] = 0.0
+    return B
+
+
+class GramSpectrum:
+    """One eigendecomposition of ``X^T X`` that serves EASE at every ``lambda``.
+
+    With ``X^T X = V diag(w) V^T``, ``(X^T X + lam I)^-1 = I / lam + V diag(c) V^T`` with
+    ``c = -w / (lam (w + lam))``. ``V`` comes from the smaller Gram matrix: ``X^T X`` (d x d) when
+    ``d <= n``, else ``X X^T`` (n x n), whose eigenvectors ``U`` give ``V = X^T U / sqrt(w)``. In
+    that case the eigenvalues below ``max(w) * max(n, d) * eps`` are dropped (their ``V`` columns
+    are numerically meaningless); their directions are then treated as the null space, which
+    changes ``P`` by at most that tolerance / ``lam^2``.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training rows.
+    """
+
+    def __init__(self, X):
+        X = _as_csr(X, "X").astype(np.float64)
+        n, d = X.shape
+        self.n_features = d
+        if d <= n:
+            self.w, self.V = scipy.linalg.eigh((X.T @ X).toarray(), check_finite=False)
+            self.solved = "X^T X"
+        else:
+            w, U = scipy.linalg.eigh((X @ X.T).toarray(), check_finite=False)
+            keep = w > w.max() * max(n, d) * np.finfo(np.float64).eps
+            self.w = w[keep]
+            self.V = np.asarray(X.T @ U[:, keep]) / np.sqrt(self.w)
+            self.solved = "X X^T"
+
+    def inverse(self, lam: float) -> np.ndarray:
+        """``P = (X^T X + lam I)^-1``."""
+        lam = _check_lambda(lam)
+        c = -self.w / (lam * (self.w + lam))
+        P = (self.V * c) @ self.V.T
+        P[np.diag_indices_from(P)] += 1.0 / lam
+        return P
+
+    def weights(self, lam: float) -> np.ndarray:
+        """EASE's ``B`` at ``lam``, equal to :func:`ease_weights` up to rounding."""
+        P = self.inverse(lam)
+        B = -P / np.diag(P)
+        B[np.diag_indices_from(B)] = 0.0
+        return B
+
+
+def ease_scores(X, B) -> np.ndarray:
+    """``X @ B`` as a dense float64 array.
+
+    ``X`` stays sparse, so a row's score for feature ``j`` sums exactly the same terms whether or
+    not ``x_j = 1`` (``B_jj`` is exactly 0): rows that differ only in feature ``j`` tie exactly,
+    with no rounding residue of ``x_j`` to break the tie in favour of the positive.
+    """
+    return np.asarray(_as_csr(X, "X").astype(np.float64) @ B)
+
+
+class Ease:
+    """EASE with ``lambda`` chosen on a validation split, for the reconstruction metrics.
+
+    Because ``diag(B) = 0``, EASE scores each feature from the *other* features of the row; an
+    autoencoder, PCA and SVD also see the feature itself. Its AP is therefore that of a harder
+    task (recovering a feature from its context), the strongest closed-form reference of the
+    recommender literature rather than a like-for-like reconstruction.
+
+    Selection cost: one eigendecomposition (:class:`GramSpectrum`), then per candidate the
+    explicit ``B`` (``d^2 min(n, d)`` flops) and the sparse product ``X_val @ B``. ``B`` is formed
+    explicitly so that its zero diagonal is exact (see :func:`ease_scores`).
+
+    Parameters
+    ----------
+    lambdas : sequence of float, default=DEFAULT_EASE_LAMBDAS
+        Candidate ridge strengths.
+    threshold : float, default=0.5
+        For :meth:`predict_proba` (see :func:`order_preserving_unit_scores`).
+
+    Attributes
+    ----------
+    lambda_ : float
+        The candidate with the highest validation macro AP (the smallest such on a tie).
+    validation_ap_ : dict
+        Validation macro AP per candidate.
+    B_ : ndarray of shape (n_features, n_features)
+    seconds_ : dict
+        ``eigendecomposition``, ``selection`` (all candidates) and ``weights``.
+    """
+
+    def __init__(self, lambdas=DEFAULT_EASE_LAMBDAS, *, threshold: float = 0.5):
+        self.lambdas = tuple(_check_lambda(lam) for lam in lambdas)
+        if not self.lambdas:
+            raise ValueError("lambdas is empty; give at least one ridge strength.")
+        self.threshold = threshold
+
+    def fit(self, X, X_val) -> "Ease":
+        X, X_val = _as_csr(X, "X"), _as_csr(X_val, "X_val")
+        if X.shape[1] != X_val.shape[1]:
+            raise ValueError(f"X and X_val must have the same features, got {X.shape[1]} and {X_val.shape[1]}.")
+        started = time.perf_counter()
+        spectrum = GramSpectrum(X)
+        self.seconds_ = {"eigendecomposition": time.perf_counter() - started}
+        started = time.perf_counter()
+        self.validation_ap_ = {}
+        with warnings.catch_warnings():
+            # An all-zero validation split is a ValueError below, not a warning per candidate.
+            warnings.simplefilter("ignore", metrics.UndefinedMetricWarning)
+            for lam in self.lambdas:
+                scores = ease_scores(X_val, spectrum.weights(lam))
+                self.validation_ap_[lam] = metrics.average_precision(
+                    X_val, order_preserving_unit_scores(scores, self.threshold)).score
+        self.seconds_["selection"] = time.perf_counter() - started
+        finite = {lam: ap for lam, ap in self.validation_ap_.items() if np.isfinite(ap)}
+        if not finite:
+            raise ValueError("the validation split has no positive entry; EASE's lambda cannot be chosen on it.")
+        self.lambda_ = max(finite, key=lambda lam: (finite[lam], -lam))
+        started = time.perf_counter()
+        self.B_ = spectrum.weights(self.lambda_)
+        self.seconds_["weights"] = time.perf_counter() - started
+        return self
+
+    def reconstruct(self, X) -> np.ndarray:
+        """EASE's scores ``X @ B_`` (real-valued, not probabilities)."""
+        return ease_scores(X, self.B_)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """:func:`order_preserving_unit_scores` of :meth:`reconstruct`; not probabilities."""
+        return order_preserving_unit_scores(self.reconstruct(X), self.threshold)
+
+
+# --------------------------------------------------------------------------------------------
+# Records and their store
+# --------------------------------------------------------------------------------------------
 
 
 def raw_input_downstream(datasets, *, max_rows: int | None = None, split_seed: int = 0, cache_dir=None) -> pd.DataFrame:
@@ -40,3 +395,207 @@ def raw_input_downstream(datasets, *, max_rows: int | None = None, split_seed: i
             scores = downstream_scores(split.train.X, split.test.X, split.train.targets, split.test.targets, kind)
         rows += [{"dataset": name, "metric": metric, "raw_input": score} for metric, score in scores.items()]
     return pd.DataFrame(rows, columns=["dataset", "metric", "raw_input"])
+
+
+def _settings(baseline: str, *, max_rows, split_seed, latent_dim, lambdas, threshold, random_state) -> dict:
+    shared = {"max_rows": max_rows, "split_seed": int(split_seed), "threshold": float(threshold)}
+    if baseline == "ease":
+        return {**shared, "lambdas": [float(lam) for lam in lambdas]}
+    return {**shared, "latent_dim": int(latent_dim), "random_state": int(random_state)}
+
+
+def _record_path(results_dir, dataset: str, baseline: str, settings: dict) -> Path:
+    payload = json.dumps({"store_version": BASELINE_STORE_VERSION, "dataset": dataset, "model": baseline,
+                          **settings}, sort_keys=True)
+    key = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return Path(results_dir) / "baselines" / f"{dataset}__{baseline}__{key}.json"
+
+
+@functools.cache
+def baseline_fingerprint() -> str:
+    """Hash of this module's source, stored with each record: changed baseline code recomputes."""
+    return hashlib.sha256(inspect.getsource(inspect.getmodule(baseline_fingerprint)).encode()).hexdigest()[:12]
+
+
+def _stored(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    current = (record.get("evaluation_code") == evaluation_fingerprint()
+               and record.get("baseline_code") == baseline_fingerprint())
+    return record if current else None
+
+
+def baseline_records(datasets, results_dir, *, baselines=BASELINES, max_rows: int | None = None, split_seed: int = 0,
+                     cache_dir=None, latent_dim: int = 50, lambdas=DEFAULT_EASE_LAMBDAS, threshold: float = 0.5,
+                     random_state: int = 0) -> pd.DataFrame:
+    """One record per dataset and baseline, computed once and then read back from the store.
+
+    Each baseline is fitted on the training split of the grid's rows
+    (:func:`spae_core.experiments.subsample_rows` with the same ``max_rows`` and ``split_seed``,
+    then ``dataset.split(seed=split_seed)``) and scored on its test split, so the numbers compare
+    directly with the runs'. A record is stored as
+    ``<results_dir>/baselines/<dataset>__<model>__<key>.json`` (``key``: hash of the dataset, the
+    baseline and its settings) and reused while the metric code (the runs' evaluation fingerprint)
+    and this module are unchanged; otherwise it is recomputed.
+
+    What each baseline measures:
+
+    - ``"pca50"``, ``"svd50"``: every field of :func:`spae_core.evaluation.evaluate`, with the
+      embedding as ``transform`` and the linear reconstruction, re-encoded by
+      :func:`order_preserving_unit_scores`, as ``predict_proba``. AP, the contingency score (the
+      reconstruction binarised at ``threshold``) and ``mass_above_threshold`` are exactly those of
+      the raw linear reconstruction; no value is clipped. ``contingency_rate_threshold`` (each
+      feature binarised at its add-one-smoothed training rate) is computed on the raw
+      reconstruction, since the re-encoding preserves only ``threshold``.
+    - ``"ease"``: the same reconstruction fields on ``X_test @ B``; it has no embedding, so the
+      embedding and downstream fields are NaN (stated in ``notes``).
+    - Not produced for any baseline: the Figure 3 histogram, defined over probabilities in [0, 1].
+      Instead ``reconstruction_min`` / ``_max`` and ``fraction_below_0`` / ``_above_1`` say how far
+      the reconstruction leaves [0, 1].
+
+    Parameters
+    ----------
+    datasets : iterable of str
+    results_dir : path
+        Root of the results store (the runs' ``results_dir``).
+    baselines : iterable of str, default=BASELINES
+        Names from :data:`BASELINES`.
+    max_rows, split_seed, cache_dir
+        As in the grid (:class:`spae_core.experiments.RunSpec`, :func:`spae_core.datasets.load`).
+    latent_dim : int, default=50
+        Components of PCA / SVD (the runs' latent size; capped at the number of features).
+    lambdas : sequence of float, default=DEFAULT_EASE_LAMBDAS
+        EASE's candidates, chosen by validation macro AP.
+    threshold : float, default=0.5
+        The paper's t (contingency and mass above it).
+    random_state : int, default=0
+        ARPACK's start vector.
+
+    Returns
+    -------
+    DataFrame
+        One row per dataset and baseline, in the order given: ``dataset``, ``model`` (the
+        baseline's name; ``.rename(columns={"model": "loss"})`` to stack it under the run
+        records), the metric fields of the run records (same names), ``n_train``, ``n_val``,
+        ``n_features``, ``n_components`` / ``solver`` (PCA, SVD) or ``ease_lambda``,
+        ``ease_lambda_at_grid_edge``, ``ease_validation_ap`` (EASE), the range fields above,
+        ``seconds_fit`` and the ``seconds_*`` of ``evaluate``, ``notes`` and ``warnings`` (JSON
+        lists), ``evaluation_code``, ``baseline_code``, ``versions``.
+    """
+    baselines = list(baselines)
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; choose from {list(BASELINES)}.")
+    rows = []
+    for name in datasets:
+        dataset = split = None
+        for baseline in baselines:
+            settings = _settings(baseline, max_rows=max_rows, split_seed=split_seed, latent_dim=latent_dim,
+                                 lambdas=lambdas, threshold=threshold, random_state=random_state)
+            path = _record_path(results_dir, name, baseline, settings)
+            record = _stored(path)
+            if record is None:
+                if dataset is None:
+                    dataset = subsample_rows(load(name, cache_dir=cache_dir), max_rows, split_seed)
+                    split = dataset.split(seed=split_seed)
+                record = _compute(baseline, dataset, split, settings)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _atomic_write_json(record, path)
+            rows.append(record)
+    return pd.DataFrame(rows)
+
+
+def _compute(baseline: str, dataset, split, settings: dict) -> dict:
+    threshold = settings["threshold"]
+    record = {"dataset": dataset.name, "model": baseline, **{k: v for k, v in settings.items() if k != "lambdas"},
+              "task": dataset.task, "paper_counterpart": dataset.paper_counterpart,
+              "n_samples": dataset.shape[0], "n_features": dataset.shape[1], "dataset_sparsity": dataset.sparsity,
+              "n_train": split.train.X.shape[0], "n_val": split.val.X.shape[0]}
+    notes = []
+    # As in the runs' records: undefined metrics are NaN and their explanations kept with them.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        started = time.perf_counter()
+        if baseline == "ease":
+            model = Ease(settings["lambdas"], threshold=threshold).fit(split.train.X, split.val.X)
+            record["seconds_fit"] = time.perf_counter() - started
+            record.update(_ease_fields(model, split.test.X, threshold))
+            notes.append("EASE has no embedding: embedding and downstream metrics are NaN.")
+        else:
+            model = LinearEmbedding(baseline[:3], settings["latent_dim"], threshold=threshold,
+                                    random_state=settings["random_state"]).fit(split.train.X)
+            record["seconds_fit"] = time.perf_counter() - started
+            record.update(n_components=model.n_components_, solver=model.solver_)
+            if model.n_components_ == dataset.shape[1]:
+                notes.append(f"n_components equals the {dataset.shape[1]} features: a lossless linear map, "
+                             "so the reconstruction is exact up to rounding.")
+            record.update(evaluate(model, split, task=dataset.task, threshold=threshold))
+        reconstruction = model.reconstruct(split.test.X)
+        record.update(_range_fields(reconstruction))
+        # evaluate() (on main) also scores the contingency with each feature binarised at its
+        # smoothed training rate instead of t; the order-preserving re-encoding keeps only t, so
+        # that field is computed here on the raw reconstruction (and replaces evaluate's).
+        rates = (np.asarray(split.train.X.sum(axis=0), dtype=np.float64).ravel() + 1.0) / (split.train.X.shape[0] + 2.0)
+        record["contingency_rate_threshold"] = metrics.contingency_score(split.test.X, reconstruction > rates).score
+    notes.append("Reconstruction metrics use order_preserving_unit_scores of the linear reconstruction "
+                 "(exact for AP, contingency and mass above the threshold); no Figure 3 histogram.")
+    record.update(
+        notes=json.dumps(notes),
+        warnings=json.dumps(sorted({str(w.message) for w in caught})),
+        evaluation_code=evaluation_fingerprint(),
+        baseline_code=baseline_fingerprint(),
+        versions=json.dumps(package_versions(), sort_keys=True),
+    )
+    return record
+
+
+def _ease_fields(model: Ease, X_test, threshold: float) -> dict:
+    lambdas = model.lambdas
+    fields = {"ease_lambda": model.lambda_,
+              "ease_lambda_at_grid_edge": bool(model.lambda_ in (min(lambdas), max(lambdas)) and len(lambdas) > 1),
+              "ease_validation_ap": json.dumps({repr(lam): ap for lam, ap in model.validation_ap_.items()}),
+              **{f"seconds_ease_{k}": v for k, v in model.seconds_.items()},
+              "n_test": int(X_test.shape[0])}
+    started = time.perf_counter()
+    P = model.predict_proba(X_test)
+    fields["seconds_inference"] = time.perf_counter() - started
+    started = time.perf_counter()
+    macro = metrics.average_precision(X_test, P, average="macro")
+    fields.update(ap_macro=macro.score, ap_features_skipped=macro.n_skipped,
+                  ap_micro=metrics.average_precision(X_test, P, average="micro").score)
+    fields["seconds_average_precision"] = time.perf_counter() - started
+    started = time.perf_counter()
+    contingency = metrics.contingency_score(X_test, P, threshold=threshold)
+    fields.update(contingency=contingency.score, contingency_pairs=contingency.n_pairs_used)
+    fields["seconds_contingency"] = time.perf_counter() - started
+    fields["mass_above_threshold"] = metrics.reconstruction_distribution(P, threshold=threshold).mass_above_threshold
+    fields.update({name: float("nan") for name in _EMBEDDING_FIELDS})
+    return fields
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------
+
+
+def _as_csr(X, name: str) -> sp.csr_array:
+    if not sp.issparse(X):
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got shape {X.shape}.")
+    X = sp.csr_array(X)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {X.shape}).")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric, got dtype {X.dtype}.")
+    if not np.all(np.isfinite(X.data)):
+        raise ValueError(f"{name} has non-finite entries.")
+    return X
+
+
+def _check_lambda(lam) -> float:
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) or not np.isfinite(lam) \
+            or lam <= 0:
+        raise ValueError(f"lambda must be a finite number > 0, got {lam!r}.")
+    return float(lam)
