@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -222,14 +222,18 @@ def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | N
     record = _finished_record(run_dir)
     if record is not None:
         return record
+    # Inside a Dask task joblib's Dask backend is inherited by nested Parallel calls, so
+    # scikit-learn's own joblib calls (neighbours, DBSCAN) would become cluster tasks, and the
+    # waiting worker would start a second run in the same process: keep a run's inner work local.
     if threads_per_run is None:
-        return _train_and_evaluate(spec, run_dir, device, cache_dir, progress)
+        with parallel_config(backend="sequential"):
+            return _train_and_evaluate(spec, run_dir, device, cache_dir, progress)
     # Results depend on thread counts (torch's and the BLAS behind numpy's): pin both, so a run
     # gives the same numbers in a serial grid and in a parallel worker.
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads_per_run))
     try:
-        with threadpool_limits(limits=int(threads_per_run)):
+        with threadpool_limits(limits=int(threads_per_run)), parallel_config(backend="sequential"):
             return _train_and_evaluate(spec, run_dir, device, cache_dir, progress)
     finally:
         torch.set_num_threads(previous)

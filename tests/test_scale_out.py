@@ -58,7 +58,7 @@ def test_dask_grid_equals_serial_grid(grids):
     assert {t["worker"] for t in run_tasks} <= grids["workers"]
 
     assert on_dask["run_name"].tolist() == [s.run_name for s in specs]
-    # "warnings" is compared in the next test (see its xfail reason).
+    # "warnings" is compared in the next test.
     pd.testing.assert_frame_equal(_stable(serial).drop(columns="warnings"), _stable(on_dask).drop(columns="warnings"))
     for spec in specs:
         expected, actual = _weights(grids["root"] / "serial", spec), _weights(grids["root"] / "dask", spec)
@@ -67,17 +67,12 @@ def test_dask_grid_equals_serial_grid(grids):
             assert torch.equal(expected[name], actual[name]), (spec.run_name, name)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "Inside a Dask task joblib makes Dask the nested backend, so scikit-learn's own joblib calls in a "
-    "run's evaluation (NearestNeighbors, DBSCAN) become cluster tasks; the waiting run secedes and its "
-    "worker starts a second run in the same process. Process-wide state (the warnings recorder, torch "
-    "and BLAS thread limits) is then shared by two runs: the stored warnings of one run can land in "
-    "another's record. Fix in experiments.run_one: run _train_and_evaluate inside "
-    "joblib.parallel_config(backend='sequential')."))
 def test_dask_runs_do_not_share_a_worker_process(grids):
     runs = sorted(((t["worker"], s["start"], s["stop"]) for t in grids["tasks"] if "run_one" in t["key"]
                    for s in t["startstops"] if s["action"] == "compute"))
-    overlapping = [(a, b) for a, b in zip(runs, runs[1:]) if a[0] == b[0] and b[1] < a[2]]
+    # Dask stamps a task's stop after its result is handed over and the next task's start before
+    # that (tens of milliseconds here); two runs sharing a process overlap by whole seconds.
+    overlapping = [(a, b) for a, b in zip(runs, runs[1:]) if a[0] == b[0] and b[1] < a[2] - 0.5]
     nested = [t["key"] for t in grids["tasks"] if "run_one" not in t["key"]]
     assert not overlapping and not nested
     serial = [json.loads(w) for w in grids["serial"]["warnings"]]
