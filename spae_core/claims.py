@@ -9,8 +9,10 @@ difference* otherwise. A claim is
 
 - **supported** when A is ahead in at least half of the units and behind in none (for a claim
   the paper states as "consistent", ahead in every unit);
-- **not supported** when A is ahead in no unit, or behind in at least as many units as ahead;
-- **inconclusive** otherwise (some support, some units where the seeds cannot decide).
+- **not supported** when A is behind in at least one unit and in at least as many as it is ahead
+  (the runs contradict the claim);
+- **inconclusive** otherwise: some support but not enough, or no unit where the seeds separate
+  the families at all (no evidence either way).
 
 The claims' wording is the paper's (quoted, typed from it); everything else is computed.
 """
@@ -100,7 +102,7 @@ def claim_units(records: pd.DataFrame, claim: Claim, alpha: float = 0.05) -> pd.
 def _verdict(ahead: int, behind: int, total: int, consistent: bool) -> str:
     if total == 0:
         return "inconclusive"
-    if ahead == 0 or behind >= ahead:
+    if behind > 0 and behind >= ahead:
         return "not supported"
     if behind == 0 and (ahead == total if consistent else 2 * ahead >= total):
         return "supported"
@@ -165,7 +167,8 @@ def figure6_claim(figure6: pd.DataFrame) -> dict:
     ``figure6`` is :func:`spae_core.tables.figure6_table`. Cells with a paper winner we ran are
     counted; *ahead* is the number of cells that agree (the paper's winner is our separated best),
     *behind* the number that differ (our best beats the paper's winner significantly). Supported
-    when no cell differs and at least half agree; not supported when as many differ as agree.
+    when no cell differs and at least half agree; not supported when at least one cell differs
+    and as many differ as agree; inconclusive otherwise.
     """
     cells = figure6[figure6["verdict"].isin(["agrees", "tied", "differs"])]
     counts = cells["verdict"].value_counts()

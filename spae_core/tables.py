@@ -8,7 +8,7 @@ from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6
 from .statistics import paired_best
 
-__all__ = ["expected_loss_table", "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "runs_table"]
+__all__ = ["baseline_table", "expected_loss_table", "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "runs_table"]
 
 
 def expected_loss_table(target_sparsity: float = 0.999, losses=("mse", "bce", "wmse", "wbce", "focal", "dice"),
@@ -196,3 +196,71 @@ def figure6_variants(variants: dict, losses=None, columns: dict | None = None) -
     cells["changes"] = keys.nunique(axis=1) > 1
     cells.columns.name = None
     return cells.reset_index()
+
+
+def baseline_table(records: pd.DataFrame, baselines: pd.DataFrame, metrics, reference: pd.DataFrame | None = None,
+                   losses=("mse", "bce", "wmse", "wbce", "focal", "dice"), peer: str = "multinomial",
+                   digits: int = 3) -> pd.DataFrame:
+    """The autoencoders against the baselines, per dataset and metric.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Run records (one row per run).
+    baselines : DataFrame
+        :func:`spae_core.baselines.baseline_records` (one row per dataset and ``model``;
+        deterministic given the split, so one number each).
+    metrics : sequence of str
+        Record columns to compare.
+    reference : DataFrame, optional
+        :func:`spae_core.baselines.raw_input_downstream` (``dataset``, ``metric``, ``raw_input``).
+    losses : sequence of str
+        The autoencoder losses whose best (highest mean over seeds) represents the paper's method.
+    peer : str
+        A loss shown in its own column (the Mult-DAE likelihood), not counted among ``losses``.
+
+    Returns
+    -------
+    DataFrame
+        Index (dataset, metric); ``autoencoder`` (best of ``losses``: name, mean, 95% interval),
+        ``peer``, one column per baseline and ``raw input``, and ``outcome``: *autoencoder ahead*
+        when the best baseline is below the autoencoder's interval, *baseline ahead* when above
+        it, *within interval* otherwise, *no baseline* where no baseline defines the metric.
+    """
+    from .statistics import summarise
+
+    metrics = [m for m in metrics if m in records.columns]
+    runs = records[records["loss"].isin(losses)]
+    summary = summarise(runs, metrics).dropna(subset=["mean"])
+    peer_summary = summarise(records[records["loss"] == peer], metrics) if peer in set(records["loss"]) else None
+    models = list(dict.fromkeys(baselines["model"])) if len(baselines) else []
+    rows = []
+    for (dataset, metric), group in summary.groupby(["dataset", "metric"], sort=False):
+        top = group.loc[group["mean"].idxmax()]
+        row = {"dataset": dataset, "metric": metric,
+               "autoencoder": f"{top['loss']}: {top['mean']:.{digits}f} [{top['ci_low']:.{digits}f}, {top['ci_high']:.{digits}f}]"}
+        if peer_summary is not None:
+            cell = peer_summary[(peer_summary["dataset"] == dataset) & (peer_summary["metric"] == metric)]
+            row[peer] = ("undefined" if cell.empty or not cell["n"].iloc[0] else
+                         f"{cell['mean'].iloc[0]:.{digits}f} [{cell['ci_low'].iloc[0]:.{digits}f}, {cell['ci_high'].iloc[0]:.{digits}f}]")
+        values = {}
+        for model in models:
+            value = baselines.loc[(baselines["dataset"] == dataset) & (baselines["model"] == model), metric] \
+                if metric in baselines.columns else pd.Series(dtype=float)
+            values[model] = float(value.iloc[0]) if len(value) else float("nan")
+        if reference is not None:
+            value = reference.loc[(reference["dataset"] == dataset) & (reference["metric"] == metric), "raw_input"]
+            values["raw input"] = float(value.iloc[0]) if len(value) else float("nan")
+        for name, value in values.items():
+            row[name] = "—" if pd.isna(value) else f"{value:.{digits}f}"
+        finite = [v for v in values.values() if pd.notna(v)]
+        if not finite:
+            row["outcome"] = "no baseline"
+        elif max(finite) < top["ci_low"]:
+            row["outcome"] = "autoencoder ahead"
+        elif max(finite) > top["ci_high"]:
+            row["outcome"] = "baseline ahead"
+        else:
+            row["outcome"] = "within interval"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["dataset", "metric"])

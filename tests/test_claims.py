@@ -47,6 +47,7 @@ def test_paired_group_difference_uses_each_familys_best_member():
     ({"d1": 0.1, "d2": 0.1, "d3": 0.0}, "supported"),        # ahead in 2 of 3, behind in none
     ({"d1": 0.1, "d2": 0.0, "d3": 0.0}, "inconclusive"),     # ahead in 1 of 3
     ({"d1": 0.1, "d2": -0.1, "d3": 0.0}, "not supported"),   # behind as often as ahead
+    ({"d1": 0.0, "d2": 0.0, "d3": 0.0}, "inconclusive"),     # nothing separates: no evidence either way
     ({"d1": -0.1, "d2": -0.1, "d3": -0.1}, "not supported"),
 ])
 def test_verdict_rules(leads, verdict):

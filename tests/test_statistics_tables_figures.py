@@ -274,3 +274,20 @@ def test_figure6_variants_ignores_reshuffles_among_tied_losses_and_keeps_undefin
     table = figure6_variants({"a": records, "b": reshuffled, "c": (undefined, None)}).set_index(["dataset", "metric"])
     assert not table.loc[("d1", "Trustworthiness"), "changes"]
     assert table.loc[("d1", "CH Score (DBScan)"), "c"] == "undefined" and table.loc[("d1", "CH Score (DBScan)"), "changes"]
+
+
+def test_baseline_table_outcomes():
+    from spae_core.tables import baseline_table
+
+    rows = [{"dataset": "d", "loss": loss, "seed": seed, "ap_macro": centre + 0.01 * seed, "trustworthiness": 0.9}
+            for loss, centre in [("mse", 0.5), ("focal", 0.6), ("multinomial", 0.7)] for seed in range(3)]
+    records = pd.DataFrame(rows)
+    baselines = pd.DataFrame([{"dataset": "d", "model": "pca50", "ap_macro": 0.2, "trustworthiness": 0.95},
+                              {"dataset": "d", "model": "ease", "ap_macro": 0.3, "trustworthiness": np.nan}])
+    table = baseline_table(records, baselines, ["ap_macro", "trustworthiness", "missing"])
+    m, lo, hi, _ = mean_ci([0.6, 0.61, 0.62])
+    assert table.loc[("d", "ap_macro"), "autoencoder"] == f"focal: {m:.3f} [{lo:.3f}, {hi:.3f}]"
+    assert table.loc[("d", "ap_macro"), "outcome"] == "autoencoder ahead"   # 0.3 < interval of focal
+    assert table.loc[("d", "trustworthiness"), "outcome"] == "baseline ahead"  # 0.95 > 0.9 (zero-width interval)
+    assert table.loc[("d", "trustworthiness"), "ease"] == "—"
+    assert table.loc[("d", "ap_macro"), "multinomial"].startswith("0.710")
