@@ -178,7 +178,9 @@ def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = Non
 def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
     """Figure 3: density of reconstruction values per loss (log scale), mean over seeds; one panel per dataset.
 
-    The dashed line marks the threshold; the legend gives the mass above it (mean over seeds).
+    The band is the 95% interval over seeds of each bin's density; where its lower end is not
+    positive, a log axis cannot show it and the band runs to the bottom of the panel. The dashed
+    line marks the threshold; the legend gives the mass above it (mean over seeds, 95% interval).
     """
     datasets = list(dict.fromkeys(distributions["dataset"]))
     fig, axes = _panels(len(datasets))
@@ -186,16 +188,26 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
         subset = distributions[distributions["dataset"] == dataset]
         for loss in _ordered_losses(subset["loss"]):
             runs = subset[subset["loss"] == loss]
-            curve = runs.groupby(["bin_left", "bin_right"], sort=True)["density"].mean().reset_index()
-            centres = (curve["bin_left"] + curve["bin_right"]) / 2
-            mass = runs.groupby("run_name")["mass_above_threshold"].first().mean()
+            by_bin = runs.groupby(["bin_left", "bin_right"], sort=True)["density"]
+            stats = np.array([mean_ci(values)[:3] for _, values in by_bin])
+            edges = np.array(list(by_bin.groups))
+            centres = edges.mean(axis=1)
+            mass, mass_low, mass_high, _ = mean_ci(runs.groupby("run_name")["mass_above_threshold"].first())
             # Empty bins have density 0, which a log axis cannot show: they are drawn as gaps.
-            density = curve["density"].where(curve["density"] > 0)
-            ax.plot(centres, density, marker=".", color=_COLOURS.get(loss), label=f"{loss.upper()} ({mass:.2%})")
+            density = np.where(stats[:, 0] > 0, stats[:, 0], np.nan)
+            ax.plot(centres, density, marker=".", color=_COLOURS.get(loss),
+                    label=f"{loss.upper()} ({mass:.2%} [{mass_low:.2%}, {mass_high:.2%}])")
+            ax.fill_between(centres, np.where(stats[:, 1] > 0, stats[:, 1], 1e-300),
+                            np.where(stats[:, 2] > 0, stats[:, 2], np.nan), color=_COLOURS.get(loss), alpha=0.15,
+                            linewidth=0)
         threshold = subset["threshold"].iloc[0]
         ax.axvline(threshold, linestyle="--", color="grey")
+        positive = subset["density"][subset["density"] > 0]
+        bottom = positive.min() / 2 if len(positive) else None
         ax.set(title=dataset, xlabel=r"reconstruction value $\hat{x}$", ylabel="density", yscale="log", xlim=(0, 1))
-        ax.legend(fontsize=7, title=f"mass above t = {threshold}", title_fontsize=7)
+        if bottom:
+            ax.set_ylim(bottom=bottom)
+        ax.legend(fontsize=6, title=f"mass above t = {threshold}", title_fontsize=7)
     return fig
 
 
