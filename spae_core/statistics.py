@@ -160,7 +160,8 @@ def paired_best(records: pd.DataFrame, metric: str, by=("dataset",), candidate: 
     part of the seed-to-seed variation). The ``k - 1`` p-values of a group form one family,
     corrected with Holm's step-down method. A candidate whose adjusted p-value is ``>= alpha``
     (or that cannot be tested: fewer than two seeds where both are defined) is *tied* with the
-    best. The best is *separated* when nothing is tied with it: only then is it "the best".
+    best. The best is *separated* when nothing is tied with it and at least one other candidate
+    is defined: only then is it "the best".
 
     Choosing the best by its mean before testing it against the rest favours a finding; the
     two-sided test (instead of a one-sided one in the observed direction) is the conservative
@@ -196,7 +197,8 @@ def paired_best(records: pd.DataFrame, metric: str, by=("dataset",), candidate: 
             **dict(zip(by, keys)), "best": best, "best_mean": float(means[best]),
             "runner_up": others[0] if others else None,
             "p_runner_up": float(adjusted[0]) if others else float("nan"),
-            "n_pairs": tests[0][1] if others else 0, "tied": tied, "separated": not tied,
+            # With no other defined candidate there is nothing to be separated from.
+            "n_pairs": tests[0][1] if others else 0, "tied": tied, "separated": bool(others) and not tied,
         })
     return pd.DataFrame(rows)
 

@@ -291,3 +291,15 @@ def test_baseline_table_outcomes():
     assert table.loc[("d", "trustworthiness"), "outcome"] == "baseline ahead"  # 0.95 > 0.9 (zero-width interval)
     assert table.loc[("d", "trustworthiness"), "ease"] == "—"
     assert table.loc[("d", "ap_macro"), "multinomial"].startswith("0.710")
+
+
+def test_a_lone_defined_loss_is_not_separated_and_not_a_verdict():
+    records = _records()
+    records.loc[records["loss"] != "focal", "ch_dbscan"] = np.nan
+    best = paired_best(records, "ch_dbscan").set_index("dataset")
+    assert best.loc["d1", "best"] == "focal" and not best.loc["d1", "separated"] and best.loc["d1", "tied"] == []
+    table = figure6_table(records).set_index(["dataset", "metric"])
+    # Paper's Netflix_0.97 DBSCAN winner is Dice (not run here) -> not run; IMDB's is Dice too.
+    records2 = records.assign(loss=records["loss"].replace({"bce": "dice"}))
+    table = figure6_table(records2).set_index(["dataset", "metric"])
+    assert table.loc[("d1", "CH Score (DBScan)"), "verdict"] == "paper's winner undefined here"
