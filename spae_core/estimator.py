@@ -10,7 +10,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .losses import DEFAULT_BETA, PER_FEATURE_PARAMETER_LOSSES, WEIGHTED_LOSSES, get_loss, is_count_loss, positive_weights
+from .losses import (
+    DEFAULT_BETA,
+    PER_FEATURE_PARAMETER_LOSSES,
+    WEIGHTED_LOSSES,
+    get_loss,
+    is_count_loss,
+    positive_weights,
+)
 from .train import TrainConfig, apply_in_batches, seeded_model, select_device, train
 from .validation import check_binary_matrix, check_count_matrix
 

@@ -43,6 +43,7 @@ __all__ = [
     "BINARY_LOSSES",
     "COUNT_LOSSES",
     "DEFAULT_BETA",
+    "PER_FEATURE_PARAMETER_LOSSES",
     "WEIGHTED_LOSSES",
     "BCELoss",
     "CountLoss",
