@@ -8,6 +8,11 @@ Determinism: the model's initial weights come from the caller (see :func:`seeded
 order of samples in epoch ``e`` is a permutation drawn from ``numpy.random.default_rng([seed, e])``,
 so it does not depend on how many epochs ran before in this process. Together with the optimiser
 state in the checkpoint this makes a resumed run end with the same weights as an uninterrupted one.
+
+Count losses train on count matrices, and any parameters they own (the NB dispersion, the ZINB
+dropout) are optimised with the network's weights. ``TrainConfig.ovr_lambda > 0`` adds the
+One-vs-Rest regulariser of :mod:`spae_core.regularisers` on the bottleneck code of every training
+batch; at its default of 0 the loop runs exactly the computation it ran before the option existed.
 """
 
 from __future__ import annotations
