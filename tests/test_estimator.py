@@ -235,3 +235,5 @@ def test_large_ovr_lambda_makes_codes_sparser():
     sparse = code_sparsity(SparseAutoencoder(ovr_lambda=1.0, **settings).fit(X).transform(X))
     assert sparse.fraction_near_zero > plain.fraction_near_zero + 0.3
     assert sparse.population_sparsity > plain.population_sparsity + 0.2
+    # The activity term keeps the codes from collapsing: sparse, not silent.
+    assert sparse.n_silent < 0.05 * X.shape[0] and sparse.dead_units < 0.5
