@@ -289,3 +289,34 @@ def test_positive_weights_of_counts_use_the_nonzero_pattern():
         positive_weights(X)
     with pytest.raises(ValueError, match="whole numbers"):
         positive_weights(np.array([[0.5, 1.0]]), counts=True)
+
+
+# --- the count validator ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "X,match",
+    [
+        (np.array([[0, 1.5, 2.5], [0, 0, 1]]), r"2 entries that are not whole numbers \(first at row 0, column 1: 1.5\)"),
+        (sp.csr_array(np.array([[0, 0], [-3.0, 1]])), r"1 entries below 0 \(first at row 1, column 0: -3.0\)"),
+        (np.array([[np.inf, 1]]), "1 NaN or infinite"),
+        (np.array([[2.0**25, 1]]), "counts above 16777216"),
+        (np.array([1, 2]), "2-D"),
+        (np.zeros((0, 3)), "empty"),
+        (np.array([["a"]]), "dtype"),
+    ],
+)
+def test_check_count_matrix_names_how_many_and_where(X, match):
+    from spae_core.validation import check_count_matrix
+
+    with pytest.raises(ValueError, match=match):
+        check_count_matrix(X, "X")
+
+
+def test_check_count_matrix_accepts_integer_floats_and_sums_sparse_duplicates():
+    from spae_core.validation import check_count_matrix
+
+    out = check_count_matrix(np.array([[0, 3.0], [7, 0]]))
+    assert out.dtype == np.float32 and out.toarray().tolist() == [[0, 3], [7, 0]]
+    coo = sp.coo_array((np.array([1.0, 2.0]), (np.array([0, 0]), np.array([1, 1]))), shape=(1, 2))
+    assert check_count_matrix(coo).toarray().tolist() == [[0, 3]]
+    with pytest.raises(ValueError, match="no non-zero"):
+        check_count_matrix(np.zeros((2, 2)), require_positive=True)
