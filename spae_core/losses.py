@@ -505,22 +505,36 @@ def _feature_parameter(value: float, n_features: int | None, name: str) -> nn.Pa
     return nn.Parameter(torch.full((int(n_features),), value, dtype=torch.float32))
 
 
-def _nb_log_terms(logits, target, log_theta):
-    """Pieces of ``log NB(x; mu, theta)`` shared by NB and ZINB.
+def _lgamma_ratio(target: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """``lgamma(x + theta) - lgamma(theta)``, in float64 where the device has it.
 
-    Returns ``theta``, ``log(theta / (theta + mu))`` and ``log NB(x)``, with
-    ``log(theta + mu)`` as a logaddexp of ``log(theta)`` and a stable ``log(mu)``.
+    Both terms grow like ``theta log(theta)``: at ``theta = 1e6`` they are ~1.3e7, where float32
+    resolves steps of 1, while their difference is ``x log(theta)`` plus a little. float64 keeps
+    ~9 more digits; Apple's MPS has no float64 and keeps float32's.
+    """
+    if target.device.type == "mps":
+        return torch.lgamma(target + theta) - torch.lgamma(theta)
+    theta64 = theta.to(torch.float64)
+    return (torch.lgamma(target.to(torch.float64) + theta64) - torch.lgamma(theta64)).to(target.dtype)
+
+
+def _nb_log_terms(logits, target, log_theta):
+    """``log NB(0; mu, theta)`` and ``log NB(x; mu, theta)``, shared by NB and ZINB.
+
+    ``log(theta / (theta + mu)) = -softplus(log(mu) - log(theta))`` and
+    ``log(mu / (theta + mu)) = -softplus(log(theta) - log(mu))``: written this way neither is
+    the difference of two nearly equal logarithms when ``theta`` is much larger than ``mu`` (or
+    the reverse), and ``log(mu)`` comes from the outputs directly, so a mean that underflows
+    to 0 still has a finite likelihood.
     """
     log_theta = log_theta.to(logits.dtype)
     theta = torch.exp(log_theta)
     log_mu = _log_softplus(logits)
-    log_theta_mu = torch.logaddexp(log_theta, log_mu)
-    log_p0 = theta * (log_theta - log_theta_mu)
+    log_p0 = -theta * F.softplus(log_mu - log_theta)
     log_nb = (
         log_p0
-        + target * (log_mu - log_theta_mu)
-        + torch.lgamma(target + theta)
-        - torch.lgamma(theta)
+        - target * F.softplus(log_theta - log_mu)
+        + _lgamma_ratio(target, theta)
         - torch.lgamma(target + 1)
     )
     return log_p0, log_nb

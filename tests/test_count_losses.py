@@ -88,6 +88,18 @@ def test_nb_approaches_poisson_for_large_theta():
     torch.testing.assert_close(nb.detach(), poisson, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("theta", [1e4, 1e6, 1e8])
+def test_nb_stays_accurate_in_float32_at_large_theta(theta):
+    # lgamma(x + theta) - lgamma(theta) is a small difference of huge numbers; in plain float32
+    # it was off by more than 1 nat at theta = 1e6.
+    logits, target = _count_batch(11, rate=3.0)
+    logits, target = logits.float(), target.float()
+    mu = softplus_np(logits.double().numpy())
+    ref = -stats.nbinom.logpmf(target.numpy(), theta, theta / (theta + mu))
+    ours = get_loss("nb", theta_init=theta, reduction="none")(logits, target).detach().double().numpy()
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("pi,theta", [(0.1, 1.0), (0.6, 0.4), (0.01, 5.0)])
 def test_zinb_matches_hand_mixture(pi, theta):
     logits, target = _count_batch(4)
