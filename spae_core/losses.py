@@ -705,6 +705,12 @@ def get_loss(name: str, **params) -> ReconstructionLoss:
     >>> import numpy as np
     >>> X_train = np.array([[1, 0, 0], [0, 0, 1], [1, 0, 0]])
     >>> loss = get_loss("wbce", alpha=positive_weights(X_train))
+
+    Count losses, for non-negative integer targets:
+
+    >>> counts = np.array([[3, 0, 0], [0, 0, 1], [2, 0, 0]])
+    >>> zinb = get_loss("zinb", n_features=3)  # a dispersion and a dropout logit per feature
+    >>> wpoisson = get_loss("wpoisson", alpha=positive_weights(counts, counts=True))
     """
     key = str(name).lower()
     if key not in _LOSSES:

@@ -332,3 +332,18 @@ def test_check_count_matrix_accepts_integer_floats_and_sums_sparse_duplicates():
     assert check_count_matrix(coo).toarray().tolist() == [[0, 3]]
     with pytest.raises(ValueError, match="no non-zero"):
         check_count_matrix(np.zeros((2, 2)), require_positive=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=st.integers(1, 500),
+    theta=st.floats(0.05, 1e4),
+    pi=st.floats(0.001, 0.999),
+    name=st.sampled_from(COUNT_LOSSES),
+)
+def test_property_gradient_vanishes_at_mean_equal_to_a_nonzero_target(x, theta, pi, name):
+    params = {"theta_init": theta} if name == "nb" else {"theta_init": theta, "dropout_init": pi} if name == "zinb" else {}
+    loss = build(name, d=1, reduction="sum", **params)
+    z = inverse_softplus([float(x)]).reshape(1, 1).requires_grad_()
+    loss(z, torch.tensor([[float(x)]], dtype=torch.float64)).backward()
+    assert abs(z.grad.item()) < 1e-6
