@@ -1,9 +1,9 @@
-"""spae: sparsity-aware autoencoders for sparse binary data.
+"""spae: sparsity-aware autoencoders for sparse binary and count data.
 
 The library behind the replication of *Improving autoencoder performance on sparse binary data
 through sparsity-aware loss functions*. Layers, bottom to top: ``datasets``, ``losses``, ``model``,
-``metrics``, ``statistics`` (import nothing of ours but ``validation``); ``train`` (model +
-losses); ``estimator`` (train), ``evaluation`` (metrics); ``experiments`` and ``baselines`` (the
+``metrics``, ``statistics``, ``regularisers`` (import nothing of ours but ``validation``);
+``train`` (model + losses + regularisers); ``estimator`` (train), ``evaluation`` (metrics); ``experiments`` and ``baselines`` (the
 grid and its results store); ``figures`` and ``tables`` (results + statistics), which the notebooks
 call.
 """

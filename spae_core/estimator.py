@@ -10,27 +10,40 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .losses import DEFAULT_BETA, WEIGHTED_LOSSES, get_loss, positive_weights
+from .losses import (
+    DEFAULT_BETA,
+    PER_FEATURE_PARAMETER_LOSSES,
+    WEIGHTED_LOSSES,
+    get_loss,
+    is_count_loss,
+    positive_weights,
+)
 from .train import TrainConfig, apply_in_batches, seeded_model, select_device, train
-from .validation import check_binary_matrix
+from .validation import check_binary_matrix, check_count_matrix
 
 __all__ = ["SparseAutoencoder"]
 
 
 class SparseAutoencoder(TransformerMixin, BaseEstimator):
-    """Autoencoder for sparse binary data, trained with a (sparsity-aware) reconstruction loss.
+    """Autoencoder for sparse binary or count data, trained with a (sparsity-aware) reconstruction loss.
 
     ``fit`` trains the Appendix B architecture; ``transform`` returns the embeddings (the
-    bottleneck); ``predict_proba`` returns reconstruction probabilities; ``inverse_transform``
-    decodes embeddings. Inputs may be numpy arrays or scipy sparse matrices of 0/1 values; sparse
-    inputs are never densified as a whole.
+    bottleneck); ``predict_proba`` returns reconstruction probabilities; ``predict_mean`` returns
+    the expected reconstruction (expected counts for a count loss); ``inverse_transform`` decodes
+    embeddings. Inputs may be numpy arrays or scipy sparse matrices, of 0/1 values for a binary
+    loss and of non-negative integer counts for a count loss (``"poisson"``, ``"nb"``, ``"zinb"``,
+    ``"wpoisson"``, ``"focal_poisson"``); a binary loss rejects anything but 0/1. Sparse inputs are
+    never densified as a whole.
 
     Parameters
     ----------
-    loss : {"focal", "mse", "bce", "wmse", "wbce", "dice", "multinomial"}, default="focal"
+    loss : {"focal", "mse", "bce", "wmse", "wbce", "dice", "multinomial", "poisson", "nb", "zinb", \
+"wpoisson", "focal_poisson"}, default="focal"
     loss_params : dict, optional
-        Keyword arguments of the loss (e.g. ``{"gamma": 1.0}``). For ``"wmse"``/``"wbce"`` the
-        per-feature ``alpha`` is computed from the training rows with ``beta`` unless given here.
+        Keyword arguments of the loss (e.g. ``{"gamma": 1.0}``). For ``"wmse"``/``"wbce"``/
+        ``"wpoisson"`` the per-feature ``alpha`` is computed from the training rows with ``beta``
+        unless given here; ``"nb"``/``"zinb"`` get one dispersion (and dropout logit) per feature
+        unless ``{"n_features": None}`` asks for a shared one.
     latent_dim : int, default=50
     hidden_dims : tuple of int, default=(200,)
     beta : float, default=2.0
@@ -46,6 +59,21 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         Seeds the initial weights, the validation split and the sample order.
     verbose : bool, default=False
         Show a progress bar over epochs.
+    ovr_lambda : float >= 0, default=0.0
+        Strength of the One-vs-Rest regulariser of the bottleneck code
+        (:mod:`spae_core.regularisers`); 0 switches it off.
+    ovr_activity : float >= 0, default=1.0
+        Weight of the regulariser's anti-collapse activity term (used when ``ovr_lambda > 0``).
+
+    Examples
+    --------
+    Sparse counts (the setting of source ``001``), scored by exact recovery of the non-zeros:
+
+    >>> from spae_core.datasets import make_sparse_counts
+    >>> from spae_core.metrics import count_reconstruction
+    >>> X, _ = make_sparse_counts(500, 64, 0.95, n_clusters=4, random_state=0)
+    >>> ae = SparseAutoencoder(loss="nb", latent_dim=8, max_epochs=5).fit(X)
+    >>> result = count_reconstruction(X, ae.predict_mean(X))  # .nonzero_exact, .zero_kept, ...
 
     Attributes
     ----------
@@ -74,6 +102,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         device=None,
         random_state=0,
         verbose=False,
+        ovr_lambda=0.0,
+        ovr_activity=1.0,
     ):
         self.loss = loss
         self.loss_params = loss_params
@@ -89,6 +119,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.ovr_lambda = ovr_lambda
+        self.ovr_activity = ovr_activity
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -118,7 +150,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features), 0/1
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            0/1 for a binary loss, non-negative integer counts for a count loss.
         y : ignored
         X_val : array-like or sparse matrix, optional
             Validation rows for early stopping; if omitted, ``validation_fraction`` of ``X`` is
@@ -134,20 +167,25 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         self
         """
         validate_data(self, X, accept_sparse=True, dtype=None, ensure_all_finite=False, ensure_min_samples=2)
-        X = check_binary_matrix(X, "X", min_samples=2)
+        counts = is_count_loss(self.loss)
+        check_matrix = check_count_matrix if counts else check_binary_matrix
+        X = check_matrix(X, "X", min_samples=2)
         seed = self._seed()
         if X_val is None:
             X_train, X_val = self._split(X, seed)
         else:
-            X_train, X_val = X, check_binary_matrix(X_val, "X_val")
+            X_train, X_val = X, check_matrix(X_val, "X_val")
         if X_train.shape[0] < 2:
             raise ValueError(
                 f"Only {X_train.shape[0]} training row(s) remain after holding out validation rows; "
                 "batch normalisation needs at least 2. Pass more data or lower validation_fraction."
             )
         params = dict(self.loss_params or {})
-        if str(self.loss).lower() in WEIGHTED_LOSSES and "alpha" not in params:
-            params["alpha"] = positive_weights(X_train, beta=self.beta)
+        key = str(self.loss).lower()
+        if key in WEIGHTED_LOSSES and "alpha" not in params:
+            params["alpha"] = positive_weights(X_train, beta=self.beta, counts=counts)
+        if key in PER_FEATURE_PARAMETER_LOSSES:
+            params.setdefault("n_features", X.shape[1])
         self.loss_ = get_loss(self.loss, **params)
         config = TrainConfig(
             learning_rate=self.learning_rate,
@@ -156,6 +194,8 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
             patience=self.patience,
             seed=seed,
             input_path=self.input_path,
+            ovr_lambda=self.ovr_lambda,
+            ovr_activity=self.ovr_activity,
         )
         self.model_ = seeded_model(X.shape[1], seed, hidden_dims=tuple(self.hidden_dims), latent_dim=self.latent_dim)
         result = train(
@@ -169,7 +209,7 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         return self
 
     def save(self, path) -> None:
-        """Write the fitted estimator (parameters, weights, loss weights, history) to ``path``.
+        """Write the fitted estimator (parameters, weights, the loss's weights and parameters, history) to ``path``.
 
         The file holds only tensors and plain Python values, so :meth:`load` reads it with
         ``torch.load(..., weights_only=True)``.
@@ -197,8 +237,16 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         state = torch.load(path, map_location="cpu", weights_only=True)
         estimator = cls(**state["params"])
         params = dict(estimator.loss_params or {})
-        params.update(state["loss_buffers"])
-        estimator.loss_ = get_loss(estimator.loss, **params)
+        loss_state = state["loss_buffers"]
+        if str(estimator.loss).lower() in PER_FEATURE_PARAMETER_LOSSES:
+            # Trained parameters, not constructor arguments: build the loss at their shape, then load them.
+            log_theta = loss_state["log_theta"]
+            params["n_features"] = None if log_theta.ndim == 0 else int(log_theta.numel())
+            estimator.loss_ = get_loss(estimator.loss, **params)
+            estimator.loss_.load_state_dict(loss_state)
+        else:
+            params.update(loss_state)
+            estimator.loss_ = get_loss(estimator.loss, **params)
         estimator.model_ = seeded_model(state["n_features_in"], 0, hidden_dims=tuple(estimator.hidden_dims),
                                         latent_dim=estimator.latent_dim)
         estimator.model_.load_state_dict(state["model"])
@@ -211,23 +259,44 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         return estimator
 
     def _check_fitted_input(self, X) -> None:
-        # scikit-learn's bookkeeping (fitted, feature count and names); the 0/1 check follows in
-        # apply_in_batches, once.
+        # scikit-learn's bookkeeping (fitted, feature count and names); the 0/1 (or count) check
+        # follows in apply_in_batches, once.
         check_is_fitted(self, "model_")
         validate_data(self, X, accept_sparse=True, dtype=None, ensure_all_finite=False, reset=False)
 
+    def _apply(self, X, fn) -> np.ndarray:
+        self._check_fitted_input(X)
+        return apply_in_batches(self.model_, X, fn, counts=self.loss_.target_kind == "counts")
+
     def transform(self, X) -> np.ndarray:
         """Embeddings (the bottleneck), shape ``(n_samples, latent_dim)``."""
-        self._check_fitted_input(X)
-        return apply_in_batches(self.model_, X, lambda m, x: m.encode(x))
+        return self._apply(X, lambda m, x: m.encode(x))
 
     def predict_proba(self, X) -> np.ndarray:
-        """Reconstruction probabilities, shape ``(n_samples, n_features)`` (dense)."""
-        self._check_fitted_input(X)
-        return apply_in_batches(self.model_, X, lambda m, x: self.loss_.probabilities(m(x)))
+        """Reconstruction probabilities, shape ``(n_samples, n_features)`` (dense).
+
+        For a binary loss, the probability that each entry is 1. For a count loss, the
+        probability that each entry is non-zero, ``1 - P(x = 0)`` under the fitted distribution,
+        which the binary metrics (average precision, contingency) can score; the count
+        reconstruction itself is :meth:`predict_mean`.
+        """
+        return self._apply(X, lambda m, x: self.loss_.probabilities(m(x)))
+
+    def predict_mean(self, X) -> np.ndarray:
+        """Expected reconstruction, shape ``(n_samples, n_features)`` (dense).
+
+        For a count loss, the expected count of each entry under the fitted distribution
+        (``mu`` for Poisson and NB, ``(1 - pi) mu`` for ZINB); round it to compare with integer
+        data (:func:`spae_core.metrics.count_reconstruction`). For a binary loss the mean of a
+        0/1 entry is its probability, so this equals :meth:`predict_proba`.
+        """
+        return self._apply(X, lambda m, x: self.loss_.mean(m(x)))
 
     def inverse_transform(self, Z) -> np.ndarray:
-        """Reconstruction probabilities decoded from embeddings ``Z`` of shape ``(n, latent_dim)``."""
+        """Reconstructions decoded from embeddings ``Z`` of shape ``(n, latent_dim)``.
+
+        Probabilities for a binary loss, expected counts for a count loss (as :meth:`predict_mean`).
+        """
         check_is_fitted(self, "model_")
         Z = np.asarray(Z, dtype=np.float32)
         if Z.ndim != 2 or Z.shape[1] != self.model_.latent_dim:
@@ -238,4 +307,4 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         self.model_.eval()
         with torch.no_grad():
             logits = self.model_.decode(torch.from_numpy(Z).to(device))
-            return self.loss_.probabilities(logits).cpu().numpy()
+            return self.loss_.mean(logits).cpu().numpy()

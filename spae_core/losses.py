@@ -1,4 +1,4 @@
-"""Reconstruction losses for autoencoders on sparse binary data (Section 3 of the paper).
+"""Reconstruction losses for autoencoders on sparse binary and count data (Section 3 of the paper).
 
 Every loss is an :class:`torch.nn.Module` whose ``forward(logits, target)`` takes the network's
 **logits** ``z`` and a binary target ``x`` of the same shape. The reconstruction probability is
@@ -13,6 +13,18 @@ per sample (see each class).
 
 Build a loss by name with :func:`get_loss`; compute the per-feature positive weights of the weighted
 losses with :func:`positive_weights` from the training split only.
+
+**Count losses** (:data:`COUNT_LOSSES`; the paper's "future work", and the forum user of
+``001``) take the same unconstrained network outputs ``z`` and a target of non-negative integer
+counts. Their mean is ``mu = softplus(z)``: it grows linearly rather than exponentially, so no
+float32 output overflows, and the gradient of every count loss with respect to ``z`` stays
+bounded by ``max(1, x)`` (with the canonical ``exp`` link it is ``mu - x``, unbounded). Where
+``log(mu)`` is needed it is computed from ``z`` directly (``log(softplus(z)) ~ z`` for very
+negative ``z``), so a mean that underflows to 0 still has a finite log-likelihood. Every count
+loss is a full negative log-likelihood (``lgamma(x + 1)`` included), so its values are nats per
+entry and agree with ``scipy.stats``. For a count loss :meth:`ReconstructionLoss.mean` is the
+expected count and :meth:`ReconstructionLoss.probabilities` is the probability that an entry is
+non-zero, which lets the binary metrics score a count model.
 """
 
 from __future__ import annotations
@@ -25,11 +37,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .validation import check_binary_matrix
+from .validation import check_binary_matrix, check_count_matrix
 
 __all__ = [
+    "BINARY_LOSSES",
+    "COUNT_LOSSES",
     "DEFAULT_BETA",
+    "PER_FEATURE_PARAMETER_LOSSES",
+    "WEIGHTED_LOSSES",
     "BCELoss",
+    "CountLoss",
+    "FocalPoissonLoss",
+    "NegativeBinomialLoss",
+    "PoissonLoss",
+    "WeightedPoissonLoss",
+    "ZINBLoss",
     "DiceLoss",
     "FocalLoss",
     "MSELoss",
@@ -39,6 +61,7 @@ __all__ = [
     "WeightedMSELoss",
     "expected_loss",
     "get_loss",
+    "is_count_loss",
     "loss_names",
     "positive_weights",
 ]
@@ -113,6 +136,9 @@ class ReconstructionLoss(nn.Module):
         again costs a full pass over it.
     """
 
+    #: What the target holds: ``"binary"`` (0/1) or ``"counts"`` (non-negative integers).
+    target_kind = "binary"
+
     def __init__(self, reduction: str = "mean", check_target: bool = True):
         super().__init__()
         self.reduction = _check_reduction(reduction)
@@ -129,6 +155,14 @@ class ReconstructionLoss(nn.Module):
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Reconstruction probabilities from logits (the inverse link of this loss)."""
         return torch.sigmoid(logits)
+
+    def mean(self, logits: torch.Tensor) -> torch.Tensor:
+        """Expected value of an entry given the network's outputs.
+
+        For a binary loss the mean of a 0/1 entry is its probability, so this equals
+        :meth:`probabilities`; count losses return expected counts.
+        """
+        return self.probabilities(logits)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -298,6 +332,317 @@ class MultinomialLoss(ReconstructionLoss):
         return torch.softmax(logits, dim=-1)
 
 
+# --------------------------------------------------------------------------------------------
+# Count losses
+# --------------------------------------------------------------------------------------------
+
+# Below this output, softplus(z) = log1p(exp(z)) equals exp(z) to float64 precision (the next term
+# of the series is exp(2z)/2, relative size 1e-16 at z = -37), so log(softplus(z)) is z itself.
+_LOG_SOFTPLUS_LINEAR_BELOW = -37.0
+
+# Below this mean, log(1 - exp(-mu)) = log(mu) - mu/2 + O(mu^2) to float64 precision, and
+# expm1 would be asked for the log of a number that float32 cannot resolve.
+_LOG1MEXP_SERIES_BELOW = 1e-6
+
+
+def _log_softplus(z: torch.Tensor) -> torch.Tensor:
+    """``log(softplus(z))``, finite with a finite gradient for every finite ``z``."""
+    linear = z < _LOG_SOFTPLUS_LINEAR_BELOW
+    # The branch not taken is evaluated at a harmless point: torch.where passes a zero gradient
+    # to it, and 0 * inf from a log(0) there would still make the gradient NaN.
+    safe = torch.where(linear, torch.zeros_like(z), z)
+    return torch.where(linear, z, torch.log(F.softplus(safe)))
+
+
+def _log1mexp_neg(mu: torch.Tensor, log_mu: torch.Tensor) -> torch.Tensor:
+    """``log(1 - exp(-mu))`` for ``mu >= 0``, from ``mu`` and a stable ``log(mu)``."""
+    small = mu < _LOG1MEXP_SERIES_BELOW
+    safe = torch.where(small, torch.ones_like(mu), mu)
+    return torch.where(small, log_mu - mu / 2, torch.log(-torch.expm1(-safe)))
+
+
+def _check_count_target(logits: torch.Tensor, target: torch.Tensor, name: str) -> None:
+    if logits.shape != target.shape:
+        raise ValueError(
+            f"{name}: outputs have shape {tuple(logits.shape)} but the target has shape "
+            f"{tuple(target.shape)}; they must match entry for entry."
+        )
+    if not torch.is_floating_point(target):
+        raise ValueError(
+            f"{name}: the target has dtype {target.dtype}; pass a floating-point tensor of counts "
+            "(e.g. target.float())."
+        )
+    bad = ~(torch.isfinite(target) & (target >= 0) & (target == torch.round(target)))
+    n_bad = int(bad.sum())
+    if n_bad:
+        first = tuple(int(i) for i in bad.nonzero()[0].tolist())
+        raise ValueError(
+            f"{name}: the target has {n_bad} entries that are not non-negative integers (first at "
+            f"index {first}, value {target[first].item()!r}); this loss needs counts."
+        )
+
+
+class CountLoss(ReconstructionLoss):
+    """Base class of the count losses: the target holds non-negative integer counts.
+
+    The mean of an entry is ``mu = softplus(z)`` (see the module docstring for why not ``exp``).
+    Subclasses implement :meth:`unreduced` (the negative log-likelihood per entry) and, where the
+    distribution is not parameterised by ``mu`` alone, :meth:`mean` and :meth:`log_prob_zero`.
+    """
+
+    target_kind = "counts"
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.check_target:
+            _check_count_target(logits, target, type(self).__name__)
+        return _reduce(self.unreduced(logits, target), self.reduction)
+
+    def mean(self, logits: torch.Tensor) -> torch.Tensor:
+        """Expected count of each entry, ``softplus(z)``."""
+        return F.softplus(logits)
+
+    def log_prob_zero(self, logits: torch.Tensor) -> torch.Tensor:
+        """``log P(x = 0)`` of each entry; Poisson: ``-mu``."""
+        return -F.softplus(logits)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Probability that each entry is non-zero, ``1 - P(x = 0)``.
+
+        Not a reconstruction of the counts (use :meth:`mean`), but the natural input of the
+        binary metrics (average precision, thresholded contingency) for a count model.
+        """
+        return -torch.expm1(self.log_prob_zero(logits))
+
+
+def _poisson_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``mu - x log(mu) + lgamma(x + 1)`` with ``mu = softplus(z)``."""
+    return F.softplus(logits) - target * _log_softplus(logits) + torch.lgamma(target + 1)
+
+
+class PoissonLoss(CountLoss):
+    """Poisson negative log-likelihood: ``mu - x log(mu) + log(x!)``, ``mu = softplus(z)``.
+
+    Minimal at ``mu = x`` for every entry (at ``mu -> 0`` for a zero, where it tends to 0).
+    Same value as ``-scipy.stats.poisson.logpmf(x, mu)``; ``torch.nn.PoissonNLLLoss`` with
+    ``log_input=False`` differs by the constant ``log(x!)`` (it adds ``eps`` to ``mu`` instead
+    of computing ``log(mu)`` from ``z``).
+    """
+
+    def unreduced(self, logits, target):
+        return _poisson_nll(logits, target)
+
+
+class WeightedPoissonLoss(CountLoss):
+    """Poisson NLL with the non-zero entries weighted: the WBCE idea (Eq. 6) carried to counts.
+
+    ``w_ij * PoissonNLL(x_ij, mu_ij)`` with ``w_ij = alpha_j`` where ``x_ij > 0`` and 1 where
+    ``x_ij = 0``. Each entry's term is still minimal at ``mu = x``, so the weighting changes
+    which errors the network spends its capacity on, not where the optimum of an entry lies.
+
+    Parameters
+    ----------
+    alpha : float or array-like of shape (n_features,)
+        Weight of the non-zero entries, per feature; compute it with
+        ``positive_weights(X_train, counts=True)`` (the binary rule applied to ``x > 0``).
+    """
+
+    def __init__(self, alpha, reduction: str = "mean", check_target: bool = True):
+        super().__init__(reduction, check_target)
+        self.register_buffer("alpha", _as_weight_tensor(alpha, type(self).__name__))
+
+    def unreduced(self, logits, target):
+        weight = torch.where(target > 0, self.alpha.to(logits.dtype), torch.ones_like(target))
+        return weight * _poisson_nll(logits, target)
+
+    def extra_repr(self):
+        return f"alpha shape={tuple(self.alpha.shape)}, reduction={self.reduction!r}"
+
+
+class FocalPoissonLoss(CountLoss):
+    """Poisson NLL with the easy zeros down-weighted: the focal idea (Eq. 7) carried to counts.
+
+    For a zero target the Poisson NLL is ``mu = -log P(x = 0)``; the focal factor of Lin et al.
+    (2017), ``(1 - p_t)^gamma`` with ``p_t = P(x = 0) = exp(-mu)``, scales it down where the model
+    already predicts the zero confidently::
+
+        l = (1 - exp(-mu))^gamma * mu              if x = 0
+        l = mu - x log(mu) + log(x!)               if x > 0
+
+    Non-zero entries keep the plain Poisson NLL: their ``p_t = P(x)`` is small for any count
+    above a few, so the focal factor would hardly change them, and leaving them alone keeps the
+    minimum of each entry at ``mu = x``. ``gamma = 0`` is :class:`PoissonLoss`. The zero term is
+    computed as ``exp(gamma log(1 - exp(-mu)) + log(mu))``, which keeps its gradient finite when
+    ``mu`` underflows to 0, also for ``gamma < 1``.
+
+    Parameters
+    ----------
+    gamma : float >= 0, default=2
+        Focusing parameter (the paper's focal loss uses 2).
+    """
+
+    def __init__(self, gamma: float = 2.0, reduction: str = "mean", check_target: bool = True):
+        super().__init__(reduction, check_target)
+        if not np.isfinite(gamma) or gamma < 0:
+            raise ValueError(f"FocalPoissonLoss: gamma must be a finite number >= 0, got {gamma}.")
+        self.gamma = float(gamma)
+
+    def unreduced(self, logits, target):
+        mu = F.softplus(logits)
+        log_mu = _log_softplus(logits)
+        zero_term = torch.exp(self.gamma * _log1mexp_neg(mu, log_mu) + log_mu)
+        positive_term = mu - target * log_mu + torch.lgamma(target + 1)
+        return torch.where(target > 0, positive_term, zero_term)
+
+    def extra_repr(self):
+        return f"gamma={self.gamma}, reduction={self.reduction!r}"
+
+
+def _feature_parameter(value: float, n_features: int | None, name: str) -> nn.Parameter:
+    if n_features is None:
+        return nn.Parameter(torch.tensor(value, dtype=torch.float32))
+    if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) or n_features < 1:
+        raise ValueError(f"{name}: n_features must be a positive integer or None (one shared value), got {n_features!r}.")
+    return nn.Parameter(torch.full((int(n_features),), value, dtype=torch.float32))
+
+
+def _lgamma_ratio(target: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """``lgamma(x + theta) - lgamma(theta)``, in float64 where the device has it.
+
+    Both terms grow like ``theta log(theta)``: at ``theta = 1e6`` they are ~1.3e7, where float32
+    resolves steps of 1, while their difference is ``x log(theta)`` plus a little. float64 keeps
+    ~9 more digits; Apple's MPS has no float64 and keeps float32's.
+    """
+    if target.device.type == "mps":
+        return torch.lgamma(target + theta) - torch.lgamma(theta)
+    theta64 = theta.to(torch.float64)
+    return (torch.lgamma(target.to(torch.float64) + theta64) - torch.lgamma(theta64)).to(target.dtype)
+
+
+def _nb_log_terms(logits, target, log_theta):
+    """``log NB(0; mu, theta)`` and ``log NB(x; mu, theta)``, shared by NB and ZINB.
+
+    ``log(theta / (theta + mu)) = -softplus(log(mu) - log(theta))`` and
+    ``log(mu / (theta + mu)) = -softplus(log(theta) - log(mu))``: written this way neither is
+    the difference of two nearly equal logarithms when ``theta`` is much larger than ``mu`` (or
+    the reverse), and ``log(mu)`` comes from the outputs directly, so a mean that underflows
+    to 0 still has a finite likelihood.
+    """
+    log_theta = log_theta.to(logits.dtype)
+    theta = torch.exp(log_theta)
+    log_mu = _log_softplus(logits)
+    log_p0 = -theta * F.softplus(log_mu - log_theta)
+    log_nb = (
+        log_p0
+        - target * F.softplus(log_theta - log_mu)
+        + _lgamma_ratio(target, theta)
+        - torch.lgamma(target + 1)
+    )
+    return log_p0, log_nb
+
+
+class NegativeBinomialLoss(CountLoss):
+    """Negative binomial NLL, mean ``mu = softplus(z)`` and inverse dispersion ``theta``.
+
+    ``P(x) = Gamma(x + theta) / (Gamma(theta) x!) (theta / (theta + mu))^theta (mu / (theta + mu))^x``,
+    variance ``mu + mu^2 / theta`` (scVI's ``log_nb_positive`` parameterisation; in scipy's
+    ``nbinom(n, p)``, ``n = theta`` and ``p = theta / (theta + mu)``). ``theta -> infinity`` is
+    the Poisson distribution.
+
+    ``theta`` belongs to the loss: it is stored as the learnable parameter ``log_theta``, one per
+    feature (scVI's ``dispersion="gene"``) or one shared by all features, and is trained with the
+    network's weights (the training loop hands the loss's parameters to the optimiser, and the
+    estimator saves and loads them). One dispersion per feature rather than per entry keeps the
+    decoder's output ``d``-dimensional, like every other loss's, so that the embeddings of
+    different losses come from the same architecture.
+
+    Parameters
+    ----------
+    n_features : int or None, default=None
+        Number of features for a per-feature ``theta``; None for a single shared ``theta``.
+    theta_init : float > 0, default=1.0
+        Initial inverse dispersion (variance ``mu + mu^2``: a moderately over-dispersed start).
+    """
+
+    def __init__(self, n_features: int | None = None, theta_init: float = 1.0, reduction: str = "mean",
+                 check_target: bool = True):
+        super().__init__(reduction, check_target)
+        if not np.isfinite(theta_init) or theta_init <= 0:
+            raise ValueError(f"{type(self).__name__}: theta_init must be a finite number > 0, got {theta_init}.")
+        self.n_features = None if n_features is None else int(n_features)
+        self.log_theta = _feature_parameter(math.log(theta_init), n_features, type(self).__name__)
+
+    @property
+    def theta(self) -> torch.Tensor:
+        """The inverse dispersion, ``exp(log_theta)``."""
+        return torch.exp(self.log_theta)
+
+    def unreduced(self, logits, target):
+        return -_nb_log_terms(logits, target, self.log_theta)[1]
+
+    def log_prob_zero(self, logits):
+        return _nb_log_terms(logits, torch.zeros_like(logits), self.log_theta)[0]
+
+    def extra_repr(self):
+        return f"n_features={self.n_features}, reduction={self.reduction!r}"
+
+
+class ZINBLoss(NegativeBinomialLoss):
+    """Zero-inflated negative binomial NLL (scVI's ``log_zinb_positive``; DCA).
+
+    With dropout probability ``pi = sigmoid(l)`` (``l`` the dropout logit)::
+
+        P(0) = pi + (1 - pi) NB(0),   P(x > 0) = (1 - pi) NB(x)
+
+    computed as in scVI, in log space from the logit: ``log P(0) = softplus(-l + log NB(0)) -
+    softplus(-l)`` and ``log P(x) = -softplus(l) + log NB(x)``, so neither ``pi`` nor ``NB(0)``
+    is ever formed and both cases stay finite for any outputs. The mean is ``(1 - pi) mu``.
+
+    The dropout logit is a learnable parameter of the loss, per feature or shared, like
+    ``theta``; DCA predicts it per entry from an extra decoder head instead. Per entry, a zero
+    can be explained by the dropout or by a small ``mu`` alike, and the extra head would make
+    this loss's decoder twice as wide as every other loss's; a per-feature rate keeps the
+    architecture common to all losses.
+
+    Parameters
+    ----------
+    n_features : int or None, default=None
+    theta_init : float > 0, default=1.0
+    dropout_init : float in (0, 1), default=0.1
+        Initial ``pi``: a small inflation, so training starts near the plain NB and raises it
+        only where the data have more zeros than the NB explains.
+    """
+
+    def __init__(self, n_features: int | None = None, theta_init: float = 1.0, dropout_init: float = 0.1,
+                 reduction: str = "mean", check_target: bool = True):
+        super().__init__(n_features, theta_init, reduction, check_target)
+        if not 0 < dropout_init < 1:
+            raise ValueError(f"ZINBLoss: dropout_init must be in (0, 1), got {dropout_init}.")
+        self.dropout_logit = _feature_parameter(math.log(dropout_init / (1 - dropout_init)), n_features, "ZINBLoss")
+
+    @property
+    def dropout(self) -> torch.Tensor:
+        """The zero-inflation probability ``pi = sigmoid(dropout_logit)``."""
+        return torch.sigmoid(self.dropout_logit)
+
+    def _log_probs(self, logits, target):
+        dropout_logit = self.dropout_logit.to(logits.dtype)
+        log_p0, log_nb = _nb_log_terms(logits, target, self.log_theta)
+        log_zero = F.softplus(-dropout_logit + log_p0) - F.softplus(-dropout_logit)
+        log_positive = -F.softplus(dropout_logit) + log_nb
+        return log_zero, log_positive
+
+    def unreduced(self, logits, target):
+        log_zero, log_positive = self._log_probs(logits, target)
+        return -torch.where(target > 0, log_positive, log_zero)
+
+    def log_prob_zero(self, logits):
+        return self._log_probs(logits, torch.zeros_like(logits))[0]
+
+    def mean(self, logits):
+        """Expected count ``(1 - pi) mu``."""
+        return torch.sigmoid(-self.dropout_logit.to(logits.dtype)) * F.softplus(logits)
+
+
 _LOSSES: dict[str, Callable[..., ReconstructionLoss]] = {
     "mse": MSELoss,
     "bce": BCELoss,
@@ -306,15 +651,40 @@ _LOSSES: dict[str, Callable[..., ReconstructionLoss]] = {
     "focal": FocalLoss,
     "dice": DiceLoss,
     "multinomial": MultinomialLoss,
+    "poisson": PoissonLoss,
+    "nb": NegativeBinomialLoss,
+    "zinb": ZINBLoss,
+    "wpoisson": WeightedPoissonLoss,
+    "focal_poisson": FocalPoissonLoss,
 }
 
 #: Losses that need per-feature positive weights ``alpha``.
-WEIGHTED_LOSSES = ("wmse", "wbce")
+WEIGHTED_LOSSES = ("wmse", "wbce", "wpoisson")
+
+#: Losses of 0/1 data: the paper's six and the multinomial peer.
+BINARY_LOSSES = ("mse", "bce", "wmse", "wbce", "focal", "dice", "multinomial")
+
+#: Losses of non-negative integer counts.
+COUNT_LOSSES = ("poisson", "nb", "zinb", "wpoisson", "focal_poisson")
+
+#: Count losses that own per-feature parameters and need ``n_features`` to have one per feature.
+PER_FEATURE_PARAMETER_LOSSES = ("nb", "zinb")
 
 
 def loss_names() -> tuple[str, ...]:
-    """Names accepted by :func:`get_loss`, in the paper's order plus the multinomial peer."""
+    """Names accepted by :func:`get_loss`: the binary losses in the paper's order plus the
+    multinomial peer (:data:`BINARY_LOSSES`), then the count losses (:data:`COUNT_LOSSES`)."""
     return tuple(_LOSSES)
+
+
+def is_count_loss(loss) -> bool:
+    """Whether ``loss`` (a name or a loss module) takes count targets rather than 0/1 targets."""
+    if isinstance(loss, ReconstructionLoss):
+        return loss.target_kind == "counts"
+    key = str(loss).lower()
+    if key not in _LOSSES:
+        raise ValueError(f"Unknown loss {loss!r}; choose one of {', '.join(_LOSSES)}.")
+    return key in COUNT_LOSSES
 
 
 def get_loss(name: str, **params) -> ReconstructionLoss:
@@ -322,16 +692,25 @@ def get_loss(name: str, **params) -> ReconstructionLoss:
 
     Parameters
     ----------
-    name : {"mse", "bce", "wmse", "wbce", "focal", "dice", "multinomial"}
+    name : {"mse", "bce", "wmse", "wbce", "focal", "dice", "multinomial", "poisson", "nb", "zinb", \
+"wpoisson", "focal_poisson"}
     **params
         Keyword arguments of the loss class, e.g. ``alpha=positive_weights(X_train)`` for
-        ``"wbce"``/``"wmse"``, ``gamma=2`` for ``"focal"``, ``reduction="sum"``.
+        ``"wbce"``/``"wmse"`` (``positive_weights(X_train, counts=True)`` for ``"wpoisson"``),
+        ``gamma=2`` for ``"focal"``, ``n_features=d`` for a per-feature dispersion of
+        ``"nb"``/``"zinb"``, ``reduction="sum"``.
 
     Examples
     --------
     >>> import numpy as np
     >>> X_train = np.array([[1, 0, 0], [0, 0, 1], [1, 0, 0]])
     >>> loss = get_loss("wbce", alpha=positive_weights(X_train))
+
+    Count losses, for non-negative integer targets:
+
+    >>> counts = np.array([[3, 0, 0], [0, 0, 1], [2, 0, 0]])
+    >>> zinb = get_loss("zinb", n_features=3)  # a dispersion and a dropout logit per feature
+    >>> wpoisson = get_loss("wpoisson", alpha=positive_weights(counts, counts=True))
     """
     key = str(name).lower()
     if key not in _LOSSES:
@@ -339,7 +718,8 @@ def get_loss(name: str, **params) -> ReconstructionLoss:
     if key in WEIGHTED_LOSSES and "alpha" not in params:
         raise ValueError(
             f"Loss {key!r} needs per-feature positive weights: get_loss({key!r}, "
-            "alpha=positive_weights(X_train)), computed from the training split only."
+            f"alpha=positive_weights(X_train{', counts=True' if key in COUNT_LOSSES else ''})), "
+            "computed from the training split only."
         )
     try:
         return _LOSSES[key](**params)
@@ -347,7 +727,7 @@ def get_loss(name: str, **params) -> ReconstructionLoss:
         raise ValueError(f"Bad parameters for loss {key!r}: {err}") from None
 
 
-def positive_weights(X_train, beta: float = DEFAULT_BETA) -> np.ndarray:
+def positive_weights(X_train, beta: float = DEFAULT_BETA, *, counts: bool = False) -> np.ndarray:
     """Per-feature positive weights ``alpha_j = beta + log(1 / p_j)`` of the weighted losses.
 
     ``p_j`` is estimated from the training split with add-one (Laplace) smoothing,
@@ -366,6 +746,9 @@ def positive_weights(X_train, beta: float = DEFAULT_BETA) -> np.ndarray:
         makes every positive weigh more than a negative, whatever its frequency; we take 2, the
         smallest integer that satisfies the constraint, so that the feature's rarity
         (``log(1/p_j)``: 3.5 at ``p_j = 0.03``, 6.9 at ``p_j = 0.001``) dominates the weight.
+    counts : bool, default=False
+        ``X_train`` holds non-negative integer counts (for ``"wpoisson"``); ``n_j`` then counts
+        the non-zero entries of feature ``j``, the binary rule applied to ``x > 0``.
 
     Returns
     -------
@@ -373,9 +756,13 @@ def positive_weights(X_train, beta: float = DEFAULT_BETA) -> np.ndarray:
     """
     if not np.isfinite(beta) or beta <= 1:
         raise ValueError(f"beta must be a finite number > 1 (the paper's constraint), got {beta}.")
-    X = check_binary_matrix(X_train, "X_train")
-    counts = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
-    rates = (counts + 1.0) / (X.shape[0] + 2.0)
+    if counts:
+        X = check_count_matrix(X_train, "X_train")
+        positives = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+    else:
+        X = check_binary_matrix(X_train, "X_train")
+        positives = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
+    rates = (positives + 1.0) / (X.shape[0] + 2.0)
     return beta + np.log(1.0 / rates)
 
 
@@ -438,6 +825,9 @@ def expected_loss(
         return 1.0 - 2.0 * p * m / (p + m)
     if key == "multinomial":
         raise ValueError("expected_loss: the multinomial likelihood is not entry-wise; it has no per-entry expectation.")
+    if key in COUNT_LOSSES:
+        raise ValueError(f"expected_loss: {key!r} is a count loss; Figure 1's expectation is over 0/1 targets and "
+                         f"reconstruction probabilities, so it covers only {', '.join(BINARY_LOSSES[:-1])}.")
     if key in WEIGHTED_LOSSES:
         loss_params.setdefault("alpha", beta + math.log(1.0 / p))
     loss = get_loss(key, reduction="none", **loss_params)

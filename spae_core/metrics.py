@@ -19,6 +19,9 @@ the docstring of each function explains the choice:
   equal-width bins over the observed range of per-sample sparsity.
 * Downstream models: ordinary least squares (R^2) and L2-regularised logistic regression with
   ``C=1`` on standardised features (average precision per label).
+* Count reconstructions are rounded half up and scored separately on the non-zero and the zero
+  entries (:func:`count_reconstruction`); code sparsity is Hoyer's index by default
+  (:func:`code_sparsity`).
 
 This module is the bottom layer of ``spae_core``: it imports nothing else from the package.
 """
@@ -43,7 +46,9 @@ from sklearn.preprocessing import StandardScaler
 
 __all__ = [
     "AveragePrecisionResult",
+    "CodeSparsityResult",
     "ContingencyResult",
+    "CountReconstructionResult",
     "DBSCANClusteringResult",
     "ReconstructionDistribution",
     "SparsityGroupingResult",
@@ -51,7 +56,9 @@ __all__ = [
     "average_precision",
     "calinski_harabasz_dbscan",
     "calinski_harabasz_sparsity",
+    "code_sparsity",
     "contingency_score",
+    "count_reconstruction",
     "downstream_classification",
     "downstream_regression",
     "reconstruction_distribution",
@@ -1519,4 +1526,226 @@ def reconstruction_distribution(
         mass_above_threshold=n_above / n_entries,
         threshold=threshold,
         n_entries=n_entries,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Count reconstructions (sparse counts: source 001 and the paper's future work)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CountReconstructionResult(_HasScore):
+    """How well a reconstruction of count data recovers the counts.
+
+    Attributes
+    ----------
+    score : float
+        ``nonzero_exact``.
+    nonzero_exact : float
+        Fraction of the non-zero entries of ``X_true`` whose rounded reconstruction equals the
+        count exactly (the forum user's measure in ``001``).
+    zero_kept : float
+        Fraction of the zero entries of ``X_true`` whose rounded reconstruction is 0.
+    mae_nonzero : float
+        Mean absolute error ``|m - x|`` of the (unrounded) reconstruction over the non-zero entries.
+    deviance_nonzero : float
+        Mean Poisson unit deviance ``2 (x log(x / m) - (x - m))`` over the non-zero entries: a
+        count-aware error that weighs a miss relative to the count's own Poisson noise (missing 1
+        by 1 costs more than missing 45 by 1). Infinite if some ``m = 0`` where ``x > 0``.
+    n_nonzero, n_zero : int
+        Number of non-zero and zero entries of ``X_true``.
+    """
+
+    score: float
+    nonzero_exact: float
+    zero_kept: float
+    mae_nonzero: float
+    deviance_nonzero: float
+    n_nonzero: int
+    n_zero: int
+
+
+def _check_counts(name: str, A) -> None:
+    count, location, value = _first_offender(A, lambda v: (v < 0) | (v != np.floor(v)))
+    if count:
+        raise ValueError(
+            f"{name} has {count} entries that are not non-negative integers (first at "
+            f"{_where(location)}: {value}); pass the observed counts."
+        )
+
+
+def _check_non_negative(name: str, A) -> None:
+    count, location, value = _first_offender(A, lambda v: v < 0)
+    if count:
+        raise ValueError(
+            f"{name} has {count} negative entries (first at {_where(location)}: {value}); pass "
+            f"predicted counts or means, which are >= 0 (e.g. SparseAutoencoder.predict_mean)."
+        )
+
+
+def count_reconstruction(X_true, M) -> CountReconstructionResult:
+    """Exact-count recovery and error on the non-zeros of a count reconstruction.
+
+    A reconstruction ``m`` is rounded half up, ``floor(m + 0.5)`` (for ``m >= 0`` the nearest
+    integer, ties to the larger; numpy's ``rint`` would round 2.5 to 2), and compared with the
+    true count. The non-zero and zero entries are scored separately: on sparse data almost every
+    entry is a zero, so a pooled accuracy hides how many of the few non-zeros were recovered.
+
+    Parameters
+    ----------
+    X_true : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Observed non-negative integer counts.
+    M : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Reconstruction: predicted counts or expected counts, finite and ``>= 0``.
+
+    Returns
+    -------
+    CountReconstructionResult
+        ``.nonzero_exact`` (also ``.score``), ``.zero_kept``, ``.mae_nonzero``,
+        ``.deviance_nonzero``, ``.n_nonzero``, ``.n_zero``. A part with no entries (no non-zero
+        or no zero entries in ``X_true``) gives NaN for its measures and an
+        :class:`UndefinedMetricWarning`.
+    """
+    X_true = _as_matrix("X_true", X_true)
+    M = _as_matrix("M", M)
+    _check_same_shape("X_true", X_true, "M", M)
+    _check_counts("X_true", X_true)
+    _check_non_negative("M", M)
+    if sp.issparse(X_true):
+        coo = sp.coo_array(X_true)
+        keep = coo.data != 0
+        rows, cols, x = coo.row[keep], coo.col[keep], coo.data[keep].astype(np.float64)
+    else:
+        rows, cols = np.nonzero(X_true)
+        x = X_true[rows, cols].astype(np.float64)
+    m = _values_at(M, rows, cols).astype(np.float64)
+    n_entries = X_true.shape[0] * X_true.shape[1]
+    n_nonzero = int(x.size)
+    n_zero = n_entries - n_nonzero
+
+    # floor(m + 0.5) == 0 exactly when m < 0.5.
+    if sp.issparse(M):
+        rounds_to_zero = n_entries - M.data.size + int(np.count_nonzero(M.data < 0.5))
+    else:
+        rounds_to_zero = int(np.count_nonzero(M < 0.5))
+    rounds_to_zero_at_nonzero = int(np.count_nonzero(m < 0.5))
+
+    if n_nonzero:
+        nonzero_exact = float(np.mean(np.floor(m + 0.5) == x))
+        mae = float(np.mean(np.abs(m - x)))
+        with np.errstate(divide="ignore"):
+            deviance = float(np.mean(2.0 * (x * (np.log(x) - np.log(m)) - (x - m))))
+    else:
+        _warn_undefined("X_true has no non-zero entries; nonzero_exact, mae_nonzero and deviance_nonzero are NaN.")
+        nonzero_exact = mae = deviance = float("nan")
+    if n_zero:
+        zero_kept = (rounds_to_zero - rounds_to_zero_at_nonzero) / n_zero
+    else:
+        _warn_undefined("X_true has no zero entries; zero_kept is NaN.")
+        zero_kept = float("nan")
+    return CountReconstructionResult(
+        score=nonzero_exact, nonzero_exact=nonzero_exact, zero_kept=float(zero_kept), mae_nonzero=mae,
+        deviance_nonzero=deviance, n_nonzero=n_nonzero, n_zero=n_zero,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Sparsity of codes (embeddings)
+# --------------------------------------------------------------------------------------------
+
+_POPULATION_SPARSITY_MEASURES = ("hoyer", "treves_rolls")
+
+
+@dataclass(frozen=True, eq=False)
+class CodeSparsityResult(_HasScore):
+    """Sparsity of a matrix of codes (one row per sample, one column per unit).
+
+    Attributes
+    ----------
+    score : float
+        ``population_sparsity``.
+    population_sparsity : float
+        Mean over the samples with at least one non-zero unit of their population-sparsity
+        index (``measure``), in [0, 1]: 0 when all units are equally active, 1 when one unit
+        carries the whole code.
+    per_sample : ndarray of shape (n_samples,)
+        The index of every sample; NaN for an all-zero code, where it is undefined.
+    fraction_near_zero : float
+        Fraction of all (sample, unit) activations with ``|h| <= tol``.
+    dead_units : float
+        Fraction of units with ``|h| <= tol`` for every sample.
+    n_silent : int
+        Samples whose code is all zeros (left out of ``population_sparsity``).
+    measure : str
+    tol : float
+    """
+
+    score: float
+    population_sparsity: float
+    per_sample: np.ndarray
+    fraction_near_zero: float
+    dead_units: float
+    n_silent: int
+    measure: str
+    tol: float
+
+
+def code_sparsity(E, tol: float = 1e-6, measure: str = "hoyer") -> CodeSparsityResult:
+    """Sparsity of codes: near-zero activations and a population-sparsity index.
+
+    Population sparsity of one code ``h`` of ``k >= 2`` units:
+
+    * ``"hoyer"`` (Hoyer 2004, "Non-negative matrix factorization with sparseness constraints",
+      JMLR 5, Eq. 1): ``(sqrt(k) - ||h||_1 / ||h||_2) / (sqrt(k) - 1)``.
+    * ``"treves_rolls"`` (Treves & Rolls 1991; the population form of Vinje & Gallant 2000,
+      Science 287): ``(1 - (sum_u |h_u| / k)^2 / (sum_u h_u^2 / k)) / (1 - 1 / k)``.
+
+    Both are 0 for a code whose units are all equally active and 1 for a code with a single
+    active unit, and neither depends on the code's scale.
+
+    Parameters
+    ----------
+    E : array-like of shape (n_samples, n_units)
+        Codes, e.g. ``SparseAutoencoder.transform(X)``; any sign (magnitudes are used).
+    tol : float >= 0, default=1e-6
+        An activation counts as near zero when ``|h| <= tol``. The bottleneck's ReLU makes a
+        silent unit exactly 0, and active units after batch normalisation are of order 1, so
+        1e-6 only absorbs floating-point noise; codes without a ReLU need a larger ``tol``.
+    measure : {"hoyer", "treves_rolls"}, default="hoyer"
+
+    Returns
+    -------
+    CodeSparsityResult
+        ``.population_sparsity`` (also ``.score``), ``.per_sample``, ``.fraction_near_zero``,
+        ``.dead_units``, ``.n_silent``. NaN population sparsity with an
+        :class:`UndefinedMetricWarning` when every code is all zeros.
+    """
+    E = _as_matrix("E", E, allow_sparse=False)
+    tol = _check_real("tol", tol, low=0.0, high=np.inf)
+    if measure not in _POPULATION_SPARSITY_MEASURES:
+        raise ValueError(f"measure must be one of {_POPULATION_SPARSITY_MEASURES}, got {measure!r}.")
+    k = E.shape[1]
+    if k < 2:
+        raise ValueError(f"E has {k} unit; population sparsity compares units and needs at least 2.")
+    A = np.abs(E.astype(np.float64))
+    near_zero = A <= tol
+    l1 = A.sum(axis=1)
+    l2_sq = np.square(A).sum(axis=1)
+    silent = l2_sq == 0
+    per_sample = np.full(E.shape[0], np.nan)
+    active = ~silent
+    if measure == "hoyer":
+        per_sample[active] = (np.sqrt(k) - l1[active] / np.sqrt(l2_sq[active])) / (np.sqrt(k) - 1)
+    else:
+        per_sample[active] = (1 - (l1[active] / k) ** 2 / (l2_sq[active] / k)) / (1 - 1 / k)
+    if active.any():
+        population = float(per_sample[active].mean())
+    else:
+        _warn_undefined("every code in E is all zeros; population sparsity is NaN.")
+        population = float("nan")
+    return CodeSparsityResult(
+        score=population, population_sparsity=population, per_sample=per_sample,
+        fraction_near_zero=float(near_zero.mean()), dead_units=float(near_zero.all(axis=0).mean()),
+        n_silent=int(silent.sum()), measure=measure, tol=tol,
     )

@@ -8,6 +8,11 @@ Determinism: the model's initial weights come from the caller (see :func:`seeded
 order of samples in epoch ``e`` is a permutation drawn from ``numpy.random.default_rng([seed, e])``,
 so it does not depend on how many epochs ran before in this process. Together with the optimiser
 state in the checkpoint this makes a resumed run end with the same weights as an uninterrupted one.
+
+Count losses train on count matrices, and any parameters they own (the NB dispersion, the ZINB
+dropout) are optimised with the network's weights. ``TrainConfig.ovr_lambda > 0`` adds the
+One-vs-Rest regulariser of :mod:`spae_core.regularisers` on the bottleneck code of every training
+batch; at its default of 0 the loop runs exactly the computation it ran before the option existed.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from tqdm import tqdm
 
 from .losses import ReconstructionLoss
 from .model import Autoencoder, SparseBatch
-from .validation import check_binary_matrix
+from .regularisers import OVRRegulariser
+from .validation import check_binary_matrix, check_count_matrix
 
 __all__ = [
     "TrainConfig",
@@ -68,6 +74,13 @@ class TrainConfig:
         How the first layer sees a batch: ``"sparse"`` multiplies the CSR batch directly,
         ``"dense"`` densifies it first. ``"auto"`` takes ``"sparse"`` except on Apple's MPS,
         which has no sparse CSR kernels.
+    ovr_lambda : float >= 0, default=0.0
+        Strength ``lambda`` of the One-vs-Rest regulariser of the bottleneck code
+        (:mod:`spae_core.regularisers`), added to the reconstruction loss of every training
+        batch. 0 (the default) switches it off and trains exactly as without it.
+    ovr_activity : float >= 0, default=1.0
+        Weight ``mu`` of the regulariser's anti-collapse activity term; used only when
+        ``ovr_lambda > 0``.
     """
 
     learning_rate: float = 1e-3
@@ -77,6 +90,8 @@ class TrainConfig:
     min_delta: float = 0.0
     seed: int = 0
     input_path: str = "auto"
+    ovr_lambda: float = 0.0
+    ovr_activity: float = 1.0
 
     def __post_init__(self):
         problems = []
@@ -92,6 +107,10 @@ class TrainConfig:
             problems.append(f"min_delta must be >= 0, got {self.min_delta}")
         if self.input_path not in _INPUT_PATHS:
             problems.append(f"input_path must be one of {_INPUT_PATHS}, got {self.input_path!r}")
+        for name in ("ovr_lambda", "ovr_activity"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (0 <= value < np.inf):
+                problems.append(f"{name} must be a finite number >= 0, got {value!r}")
         if problems:
             raise ValueError("Invalid TrainConfig: " + "; ".join(problems) + ".")
 
@@ -99,6 +118,17 @@ class TrainConfig:
     def paper(cls, **overrides) -> "TrainConfig":
         """The paper's optimiser setting (Appendix B: Adam, learning rate 1e-6)."""
         return cls(**{"learning_rate": 1e-6, **overrides})
+
+    def record(self) -> dict:
+        """The settings a checkpoint is written with and checked against on resume.
+
+        The OVR settings are left out while the regulariser is off: they change nothing then,
+        and checkpoints written before the option existed stay resumable.
+        """
+        settings = asdict(self)
+        if self.ovr_lambda == 0:
+            del settings["ovr_lambda"], settings["ovr_activity"]
+        return settings
 
 
 @dataclass
@@ -191,12 +221,14 @@ def iterate_batches(X: sp.csr_array, batch_size: int, device, order: np.ndarray 
         yield batch, batch.to_dense()
 
 
-def apply_in_batches(model: Autoencoder, X, fn: Callable, *, batch_size: int = 1024, device=None) -> np.ndarray:
+def apply_in_batches(model: Autoencoder, X, fn: Callable, *, batch_size: int = 1024, device=None,
+                     counts: bool = False) -> np.ndarray:
     """``fn(model, batch)`` over the rows of ``X`` in eval mode, concatenated as a numpy array.
 
-    ``fn`` receives a dense batch tensor, e.g. ``lambda m, x: m.encode(x)``.
+    ``fn`` receives a dense batch tensor, e.g. ``lambda m, x: m.encode(x)``. ``X`` must be 0/1,
+    or non-negative integer counts with ``counts=True``.
     """
-    X = check_binary_matrix(X, "X")
+    X = check_count_matrix(X, "X") if counts else check_binary_matrix(X, "X")
     if X.shape[1] != model.n_features:
         raise ValueError(f"X has {X.shape[1]} features but the model was trained on {model.n_features}.")
     device = next(model.parameters()).device if device is None else torch.device(device)
@@ -240,11 +272,26 @@ def _cpu_state(module: torch.nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
-def _make_optimizer(model, config: TrainConfig, device: torch.device) -> torch.optim.Adam:
+def _make_optimizer(model, loss, config: TrainConfig, device: torch.device) -> torch.optim.Adam:
     # The fused kernel updates all parameters in one pass (CPU and CUDA); it computes the same
-    # update as the default implementation up to floating-point rounding.
+    # update as the default implementation up to floating-point rounding. A loss's own
+    # parameters (NB dispersion, ZINB dropout) follow the network's, so a loss without any
+    # leaves the parameter list, and the run, as they were.
     fused = device.type in ("cpu", "cuda")
-    return torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=fused)
+    parameters = [*model.parameters(), *loss.parameters()]
+    return torch.optim.Adam(parameters, lr=config.learning_rate, fused=fused)
+
+
+def _check_loss_shapes(loss: ReconstructionLoss, n_features: int) -> None:
+    alpha = getattr(loss, "alpha", None)
+    if isinstance(alpha, torch.Tensor) and alpha.ndim == 1 and alpha.numel() != n_features:
+        raise ValueError(f"The loss has {alpha.numel()} per-feature weights but the data have {n_features} features.")
+    for name, parameter in loss.named_parameters():
+        if parameter.ndim == 1 and parameter.numel() != n_features:
+            raise ValueError(
+                f"The loss's parameter {name!r} has {parameter.numel()} per-feature values but the data have "
+                f"{n_features} features; build the loss with n_features={n_features}."
+            )
 
 
 def train(
@@ -268,9 +315,12 @@ def train(
         Initialised model (see :func:`seeded_model`); it is moved to ``device``.
     loss : ReconstructionLoss
         Any loss of :mod:`spae_core.losses`. Its weights (``alpha``) must come from ``X_train``.
-    X_train, X_val : array-like or scipy sparse matrix of 0/1
-        Training and validation data. Without ``X_val`` there is no early stopping and the last
-        epoch's weights are kept.
+        A loss with parameters of its own (the NB dispersion, the ZINB dropout) is trained with
+        the model and, like the model, holds its best epoch's values on return.
+    X_train, X_val : array-like or scipy sparse matrix
+        Training and validation data: 0/1 for a binary loss, non-negative integer counts for a
+        count loss. Without ``X_val`` there is no early stopping and the last epoch's weights are
+        kept.
     config : TrainConfig, optional
     device : str or torch.device, optional
         Default: :func:`select_device`.
@@ -293,39 +343,46 @@ def train(
     TrainResult
     """
     config = config or TrainConfig()
-    X_train = check_binary_matrix(X_train, "X_train", min_samples=2, require_positive=True)
+    check_matrix = check_count_matrix if loss.target_kind == "counts" else check_binary_matrix
+    X_train = check_matrix(X_train, "X_train", min_samples=2, require_positive=True)
     n_features = X_train.shape[1]
     if n_features != model.n_features:
         raise ValueError(f"X_train has {n_features} features but the model expects {model.n_features}.")
     if X_val is not None:
-        X_val = check_binary_matrix(X_val, "X_val")
+        X_val = check_matrix(X_val, "X_val")
         if X_val.shape[1] != n_features:
             raise ValueError(f"X_val has {X_val.shape[1]} features but X_train has {n_features}; they must match.")
-    alpha = getattr(loss, "alpha", None)
-    if isinstance(alpha, torch.Tensor) and alpha.ndim == 1 and alpha.numel() != n_features:
-        raise ValueError(f"The loss has {alpha.numel()} per-feature weights but the data have {n_features} features.")
+    _check_loss_shapes(loss, n_features)
 
     device = select_device(device)
     input_path = _resolve_input_path(config.input_path, device)
     model.to(device)
+    caller_loss = loss
     # The data were validated above; checking every batch again would only cost time.
     loss = copy.deepcopy(loss).to(device)
     loss.check_target = False
-    optimizer = _make_optimizer(model, config, device)
+    loss_has_parameters = any(True for _ in loss.parameters())
+    # Codes out of the bottleneck's ReLU are non-negative by construction: no per-batch check.
+    regulariser = OVRRegulariser(config.ovr_lambda, config.ovr_activity, check=False) if config.ovr_lambda > 0 else None
+    optimizer = _make_optimizer(model, loss, config, device)
 
     result = TrainResult(device=str(device), input_path=input_path)
     best_val, best_state, epochs_without_improvement = np.inf, None, 0
+    best_loss_state = _cpu_state(loss) if loss_has_parameters else None
     finished = False
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     last_checkpoint = time.perf_counter()
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if state["config"] != asdict(config):
+        if state["config"] != config.record():
             raise ValueError(
-                f"Checkpoint {checkpoint} was written with config {state['config']}, not {asdict(config)}; "
+                f"Checkpoint {checkpoint} was written with config {state['config']}, not {config.record()}; "
                 "delete it or train with the config it was written with."
             )
         model.load_state_dict(state["model"])
+        if loss_has_parameters:
+            loss.load_state_dict(state["loss"])
+            best_loss_state = state["best_loss_state"]
         optimizer.load_state_dict(state["optimizer"])
         result.history = list(state["history"])
         result.best_epoch = int(state["best_epoch"])
@@ -351,12 +408,22 @@ def train(
             model.train()
             order = np.random.default_rng([config.seed, epoch]).permutation(X_train.shape[0])
             total = torch.zeros((), device=device)
+            total_penalty = torch.zeros((), device=device)
             for batch, target in iterate_batches(X_train, config.batch_size, device, order,
                                                  with_transpose=input_path == "sparse"):
-                logits = model(batch if input_path == "sparse" else target)
-                batch_loss = loss(logits, target)
+                if regulariser is None:
+                    logits = model(batch if input_path == "sparse" else target)
+                    batch_loss = loss(logits, target)
+                    objective = batch_loss
+                else:
+                    codes = model.encode(batch if input_path == "sparse" else target)
+                    logits = model.decode(codes)
+                    batch_loss = loss(logits, target)
+                    penalty = regulariser(codes)
+                    objective = batch_loss + penalty
+                    total_penalty += penalty.detach() * target.shape[0]
                 optimizer.zero_grad(set_to_none=True)
-                batch_loss.backward()
+                objective.backward()
                 optimizer.step()
                 total += batch_loss.detach() * target.shape[0]
             train_loss = float(total) / X_train.shape[0]
@@ -368,12 +435,16 @@ def train(
             val_loss = _mean_loss(model, loss, X_val, config.batch_size, device, input_path) if X_val is not None else float("nan")
             record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                       "seconds": time.perf_counter() - started}
+            if regulariser is not None:
+                record["train_ovr_penalty"] = float(total_penalty) / X_train.shape[0]
             result.history.append(record)
 
             monitored = val_loss if X_val is not None else -epoch
             if monitored < best_val - config.min_delta:
                 best_val, best_state, epochs_without_improvement = monitored, _cpu_state(model), 0
                 result.best_epoch = epoch
+                if loss_has_parameters:
+                    best_loss_state = _cpu_state(loss)
             else:
                 epochs_without_improvement += 1
             result.stopped_early = epochs_without_improvement >= config.patience and epoch < config.max_epochs
@@ -381,13 +452,13 @@ def train(
 
             if checkpoint is not None and (finished or time.perf_counter() - last_checkpoint >= checkpoint_every):
                 last_checkpoint = time.perf_counter()
-                _atomic_save(
-                    {"config": asdict(config), "model": _cpu_state(model), "optimizer": optimizer.state_dict(),
-                     "history": result.history, "best_epoch": result.best_epoch, "best_val": best_val,
-                     "best_state": best_state, "epochs_without_improvement": epochs_without_improvement,
-                     "finished": finished, "stopped_early": result.stopped_early},
-                    checkpoint,
-                )
+                saved = {"config": config.record(), "model": _cpu_state(model), "optimizer": optimizer.state_dict(),
+                         "history": result.history, "best_epoch": result.best_epoch, "best_val": best_val,
+                         "best_state": best_state, "epochs_without_improvement": epochs_without_improvement,
+                         "finished": finished, "stopped_early": result.stopped_early}
+                if loss_has_parameters:
+                    saved.update(loss=_cpu_state(loss), best_loss_state=best_loss_state)
+                _atomic_save(saved, checkpoint)
             bar.update(1)
             bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
             if on_epoch_end is not None:
@@ -397,5 +468,8 @@ def train(
 
     if best_state is not None:
         model.load_state_dict(best_state)
+    if loss_has_parameters:
+        # The caller's loss is the one the estimator keeps and saves: hand it the trained values.
+        caller_loss.load_state_dict(best_loss_state)
     model.eval()
     return result

@@ -3,13 +3,15 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from spae_core import SparseAutoencoder
-from spae_core.losses import loss_names
+from spae_core.losses import BINARY_LOSSES, COUNT_LOSSES
+from spae_core.metrics import code_sparsity, count_reconstruction
 
 SMALL = dict(max_epochs=3, batch_size=16, latent_dim=4, hidden_dims=(8,))
 
@@ -91,7 +93,7 @@ def test_fit_transform_predict_shapes(binary_data):
     assert len(ae.history_) == 3 and ae.n_features_in_ == X.shape[1]
 
 
-@pytest.mark.parametrize("loss", loss_names())
+@pytest.mark.parametrize("loss", BINARY_LOSSES)
 def test_every_loss_trains(binary_data, loss):
     X, _ = binary_data
     ae = SparseAutoencoder(loss=loss, **SMALL).fit(X)
@@ -151,3 +153,87 @@ def test_save_and_load_round_trip(binary_data, tmp_path, loss):
     np.testing.assert_array_equal(loaded.transform(X), ae.transform(X))
     np.testing.assert_array_equal(loaded.predict_proba(X), ae.predict_proba(X))
     assert loaded.get_params() == ae.get_params() and loaded.history_ == ae.history_
+
+
+# --- count data ---------------------------------------------------------------------------------------
+def _counts(binary_data, seed=0):
+    X, labels = binary_data
+    rng = np.random.default_rng(seed)
+    # Cluster-dependent count sizes on the binary support: the counts carry the cluster too.
+    scale = np.array([1, 3, 6])[labels][:, None]
+    return sp.csr_array(X.toarray() * (1 + rng.poisson(scale, size=X.shape))), labels
+
+
+@pytest.mark.parametrize("loss", COUNT_LOSSES)
+def test_every_count_loss_trains_on_counts(binary_data, loss):
+    X, _ = _counts(binary_data)
+    ae = SparseAutoencoder(loss=loss, **SMALL).fit(X)
+    assert np.isfinite(ae.history_[-1]["train_loss"])
+    M = ae.predict_mean(X)
+    P = ae.predict_proba(X)
+    assert M.shape == X.shape and (M >= 0).all()
+    assert P.shape == X.shape and P.min() >= 0 and P.max() <= 1
+    np.testing.assert_allclose(ae.inverse_transform(ae.transform(X)), M, rtol=1e-5, atol=1e-6)
+
+
+def test_count_model_learns_the_counts(binary_data):
+    X, _ = _counts(binary_data)
+    before = SparseAutoencoder(loss="poisson", max_epochs=1, batch_size=32, latent_dim=8).fit(X)
+    after = SparseAutoencoder(loss="poisson", max_epochs=60, batch_size=32, latent_dim=8, learning_rate=3e-3).fit(X)
+    first, last = (count_reconstruction(X, ae.predict_mean(X)) for ae in (before, after))
+    assert last.mae_nonzero < 0.8 * first.mae_nonzero
+    assert last.nonzero_exact > first.nonzero_exact
+
+
+def test_binary_losses_still_reject_counts_and_count_losses_reject_fractions(binary_data):
+    X, _ = _counts(binary_data)
+    with pytest.raises(ValueError, match="not 0 or 1"):
+        SparseAutoencoder(loss="bce", **SMALL).fit(X)
+    with pytest.raises(ValueError, match="whole numbers"):
+        SparseAutoencoder(loss="poisson", **SMALL).fit(X * 0.5)
+    ae = SparseAutoencoder(loss="poisson", **SMALL).fit(X)
+    with pytest.raises(ValueError, match="below 0"):
+        ae.transform(-X.toarray())
+
+
+def test_wpoisson_weights_come_from_the_training_rows(binary_data):
+    X, _ = _counts(binary_data)
+    from spae_core.losses import positive_weights
+
+    ae = SparseAutoencoder(loss="wpoisson", **SMALL).fit(X[:200], X_val=X[200:])
+    np.testing.assert_allclose(ae.loss_.alpha.numpy(), positive_weights(X[:200], counts=True), rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss,loss_params", [("zinb", None), ("nb", {"n_features": None}), ("wpoisson", None)])
+def test_count_model_save_and_load_round_trip(binary_data, tmp_path, loss, loss_params):
+    X, _ = _counts(binary_data)
+    ae = SparseAutoencoder(loss=loss, loss_params=loss_params, **SMALL).fit(X)
+    ae.save(tmp_path / "ae.pt")
+    loaded = SparseAutoencoder.load(tmp_path / "ae.pt", device="cpu")
+    for key, value in ae.loss_.state_dict().items():
+        assert torch.equal(loaded.loss_.state_dict()[key], value)
+    np.testing.assert_array_equal(loaded.predict_mean(X), ae.predict_mean(X))
+    assert loaded.get_params() == ae.get_params()
+    if loss == "zinb":
+        assert ae.loss_.log_theta.shape == (X.shape[1],)
+        assert not torch.allclose(ae.loss_.log_theta, torch.zeros(X.shape[1]))  # trained, not initial
+
+
+# --- the OVR option --------------------------------------------------------------------------------
+def test_ovr_defaults_off_and_is_a_parameter():
+    params = SparseAutoencoder().get_params()
+    assert params["ovr_lambda"] == 0.0 and params["ovr_activity"] == 1.0
+
+
+def test_large_ovr_lambda_makes_codes_sparser():
+    from conftest import clustered_binary
+
+    X, _ = clustered_binary(n=400, d=40, seed=1)
+    settings = dict(max_epochs=40, batch_size=64, latent_dim=8, hidden_dims=(16,), learning_rate=1e-2,
+                    validation_fraction=0, device="cpu")
+    plain = code_sparsity(SparseAutoencoder(**settings).fit(X).transform(X))
+    sparse = code_sparsity(SparseAutoencoder(ovr_lambda=1.0, **settings).fit(X).transform(X))
+    assert sparse.fraction_near_zero > plain.fraction_near_zero + 0.3
+    assert sparse.population_sparsity > plain.population_sparsity + 0.2
+    # The activity term keeps the codes from collapsing: sparse, not silent.
+    assert sparse.n_silent < 0.05 * X.shape[0] and sparse.dead_units < 0.5

@@ -11,14 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spae_core.losses import (
+    BINARY_LOSSES,
     DEFAULT_BETA,
     expected_loss,
     get_loss,
-    loss_names,
     positive_weights,
 )
 
-ALL = loss_names()
+ALL = BINARY_LOSSES
 ENTRYWISE = ("mse", "bce", "wmse", "wbce", "focal")
 
 
@@ -330,3 +330,5 @@ def test_expected_loss_rejects_bad_arguments():
         expected_loss("mse", 0.9, 1.5)
     with pytest.raises(ValueError, match="not entry-wise"):
         expected_loss("multinomial", 0.9, 0.5)
+    with pytest.raises(ValueError, match="count loss"):
+        expected_loss("poisson", 0.9, 0.5)

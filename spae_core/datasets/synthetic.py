@@ -7,6 +7,12 @@ sparsity is ``s`` whatever the cluster sizes. Rates above 1 are capped and the e
 the other features in proportion to their rates, which keeps the average. Small
 ``concentration`` puts each cluster's 1s on few features, which makes clusters easy to tell apart.
 Entries are independent Bernoulli draws given the row's cluster.
+
+Count mode (:func:`make_sparse_counts`): the same draws give the non-zero pattern, so a seed gives
+the support of :func:`make_sparse_binary` with that seed; each non-zero entry then holds
+``1 + Poisson(lambda_kj)`` with ``lambda_kj = (mean_count - 1) * m_kj``, ``m_kj ~ Gamma(2, 1/2)``
+(mean 1) per cluster and feature, so non-zero entries average ``mean_count`` and clusters also
+differ in how large their counts are.
 """
 
 from __future__ import annotations
@@ -52,6 +58,46 @@ def make_sparse_binary(
     labels : ndarray of int64, shape (n,)
         Cluster of each row.
     """
+    X, labels, _ = _support(n, d, sparsity, n_clusters, random_state, concentration)
+    return X, labels
+
+
+def make_sparse_counts(
+    n: int,
+    d: int,
+    sparsity: float,
+    n_clusters: int = 1,
+    random_state=None,
+    *,
+    concentration: float = 0.5,
+    mean_count: float = 3.0,
+) -> tuple[sp.csr_array, np.ndarray]:
+    """Count matrix with expected sparsity ``sparsity``, ``n_clusters`` latent clusters, small counts.
+
+    Parameters
+    ----------
+    n, d, sparsity, n_clusters, random_state, concentration
+        As :func:`make_sparse_binary`; with the same values the non-zero pattern is its matrix.
+    mean_count : float >= 1, default=3.0
+        Expected value of a non-zero entry. 1 gives the binary matrix itself.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_array of float32, shape (n, d)
+        Non-negative integer counts.
+    labels : ndarray of int64, shape (n,)
+    """
+    if isinstance(mean_count, bool) or not isinstance(mean_count, numbers.Real) or not 1 <= mean_count < np.inf:
+        raise ValueError(f"mean_count must be a finite number >= 1 (non-zero entries are at least 1), got {mean_count!r}.")
+    X, labels, rng = _support(n, d, sparsity, n_clusters, random_state, concentration)
+    magnitudes = (mean_count - 1.0) * rng.gamma(2.0, 0.5, size=(n_clusters, d))
+    rows = np.repeat(np.arange(n), np.diff(X.indptr))
+    X.data = (1 + rng.poisson(magnitudes[labels[rows], X.indices])).astype(X_DTYPE)
+    return X, labels
+
+
+def _support(n, d, sparsity, n_clusters, random_state, concentration):
+    """The binary draw of :func:`make_sparse_binary`, and the generator for any further draws."""
     for value, label in ((n, "n"), (d, "d"), (n_clusters, "n_clusters")):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{label} must be a positive integer, got {value!r}.")
@@ -72,7 +118,7 @@ def make_sparse_binary(
     for start in range(0, n, rows_per_chunk):
         chunk_rates = rates[labels[start: start + rows_per_chunk]]
         chunks.append(sp.csr_array(rng.random(chunk_rates.shape) < chunk_rates, dtype=X_DTYPE))
-    return sp.vstack(chunks, format="csr"), labels
+    return sp.vstack(chunks, format="csr"), labels, rng
 
 
 def _capped_rates(weights: np.ndarray, mean_rate: float) -> np.ndarray:

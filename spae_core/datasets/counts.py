@@ -1,0 +1,122 @@
+"""Count datasets: sample x feature matrices of non-negative integers (word counts, ratings).
+
+A :class:`CountDataset` is a :class:`~spae_core.datasets.BinaryDataset` whose entries may be any
+non-negative integer: the same names, row ids, targets, provenance, splitting and caching, with
+the entries checked as counts instead of 0/1. ``X`` is a canonical float32 ``csr_array`` (float32
+holds every integer up to 2**24 exactly, and it is what the network computes in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .binary import X_DTYPE
+from .dataset import BinaryDataset
+
+#: Largest count a dataset may hold: float32 represents every integer up to here exactly.
+MAX_COUNT = 2**24
+
+
+def to_count_csr(X, what: str = "X") -> sp.csr_array:
+    """Return ``X`` as a canonical float32 ``csr_array``, refusing anything but non-negative integers.
+
+    Parameters
+    ----------
+    X : scipy sparse matrix or array-like of shape (n_rows, n_columns)
+    what : str, default="X"
+        How to name the input in error messages.
+
+    Returns
+    -------
+    scipy.sparse.csr_array of float32
+
+    Raises
+    ------
+    ValueError
+        If any entry is negative, fractional, NaN, infinite or above :data:`MAX_COUNT`; the
+        message gives how many and the first position.
+    """
+    if sp.issparse(X):
+        csr = sp.csr_array(X)
+        if not csr.has_canonical_format:
+            csr = csr.copy()
+            csr.sum_duplicates()
+        values = csr.data
+        rows_of = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+        cols_of = csr.indices
+    else:
+        dense = np.asarray(X)
+        if dense.ndim != 2:
+            raise ValueError(f"{what}: expected a 2-D matrix, got an array with {dense.ndim} dimension(s).")
+        if dense.dtype.kind not in "biuf":
+            raise ValueError(f"{what} has dtype {dense.dtype}; pass a numeric matrix of counts.")
+        csr = None
+        values = dense.ravel()
+        rows_of, cols_of = np.divmod(np.arange(values.size), dense.shape[1])
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (values < 0) | (values != np.floor(values)) | (values > MAX_COUNT)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0]) if csr is None else int(np.lexsort((cols_of[bad], rows_of[bad]))[0])
+        row = int(rows_of[first] if csr is None else rows_of[bad][first])
+        column = int(cols_of[first] if csr is None else cols_of[bad][first])
+        value = float(values[first] if csr is None else values[bad][first])
+        count = int(bad.sum())
+        raise ValueError(
+            f"{what} must contain only non-negative integer counts (at most {MAX_COUNT}), but {count} "
+            f"entr{'y is' if count == 1 else 'ies are'} not; the first is {value!r} at row {row}, "
+            f"column {column} (zero-based)."
+        )
+    csr = sp.csr_array(X if csr is None else csr, dtype=X_DTYPE)
+    if not csr.has_canonical_format or not csr.data.all():
+        csr = csr.copy()
+        csr.sum_duplicates()
+        csr.eliminate_zeros()
+    return csr
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class CountDataset(BinaryDataset):
+    """A sample x feature matrix of non-negative integer counts with its names, targets and provenance.
+
+    Parameters are those of :class:`~spae_core.datasets.BinaryDataset`, except that ``X`` holds
+    counts. ``sparsity`` is still the fraction of zero entries (Eq. 2 applied to ``x > 0``).
+
+    Attributes
+    ----------
+    feature_rates : ndarray of shape (n_features,)
+        Fraction of samples in which each feature is non-zero (Eq. 1 applied to ``x > 0``).
+    """
+
+    @staticmethod
+    def _canonical_matrix(X, what: str) -> sp.csr_array:
+        return to_count_csr(X, what)
+
+    @property
+    def n_positives(self) -> int:
+        """Number of non-zero entries of ``X``."""
+        return int(self.X.nnz)
+
+    @property
+    def feature_rates(self) -> np.ndarray:
+        """Per-feature non-zero rates ``p_j`` (Eq. 1 applied to ``x > 0``)."""
+        return np.bincount(self.X.indices, minlength=self.shape[1]) / self.shape[0]
+
+    @property
+    def total_count(self) -> int:
+        """Sum of all entries."""
+        return int(self.X.sum())
+
+    def binarised(self, name: str | None = None) -> BinaryDataset:
+        """The 0/1 dataset of the non-zero pattern (``x > 0``), with the same rows and columns."""
+        X = self.X.copy()
+        X.data[:] = 1
+        provenance = dict(self.provenance)
+        provenance["rule"] = f"{provenance.get('rule', '')} Then: binarised, 1 where the count is > 0.".strip()
+        return BinaryDataset(
+            name=self.name if name is None else name, X=X, feature_names=self.feature_names,
+            row_ids=self.row_ids, targets=self.targets, task=self.task,
+            paper_counterpart=self.paper_counterpart, provenance=provenance,
+        )
