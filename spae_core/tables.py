@@ -90,7 +90,7 @@ def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.D
     return table
 
 
-def _verdict(paper: set | None, best, tied: list, all_losses: set, separated: bool) -> str:
+def _verdict(paper: set | None, best, tied: list, all_losses: set, separated: bool, defined: set) -> str:
     if paper is None:
         return "not in paper"
     if best is None:
@@ -99,11 +99,10 @@ def _verdict(paper: set | None, best, tied: list, all_losses: set, separated: bo
         return "agrees" if {best, *tied} == all_losses else "differs"
     if not paper & all_losses:
         return "paper's winner not run"
+    if not paper & defined:
+        return "paper's winner undefined here"
     if paper & {best, *tied}:
         return "agrees" if best in paper and separated else "tied"
-    if not separated and not tied:
-        # Our best is the only loss with a defined value: nothing was compared.
-        return "paper's winner undefined here"
     return "differs"
 
 
@@ -117,8 +116,9 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
     winner is our separated best (for the paper's "All": when every loss is tied); *tied* when
     the paper's winner is our best or among the losses tied with it, but not separated from the
     rest; *differs* when our best beats the paper's winner significantly; *paper's winner not
-    run* when ``losses`` leaves it out; *paper's winner undefined here* when the metric is defined
-    for our best loss only; *not in paper* for a metric the paper has no cell for.
+    run* when ``losses`` leaves it out; *paper's winner undefined here* when the metric is undefined
+    for every run of the paper's winner (e.g. DBSCAN finds one cluster); *not in paper* for a
+    metric the paper has no cell for.
 
     Parameters
     ----------
@@ -156,7 +156,8 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
                 "separated": bool(best["separated"]), "p_runner_up": best["p_runner_up"],
                 "n_seeds": int(group.loc[group["loss"] == best["best"], column].notna().sum()),
                 "paper_best": ", ".join(sorted(paper)).upper() if paper else "—",
-                "verdict": _verdict(paper, best["best"], best["tied"], set(losses), bool(best["separated"])),
+                "verdict": _verdict(paper, best["best"], best["tied"], set(losses), bool(best["separated"]),
+                                    set(group.loc[group[column].notna(), "loss"])),
             })
     return pd.DataFrame(rows)
 
