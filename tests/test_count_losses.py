@@ -347,3 +347,14 @@ def test_property_gradient_vanishes_at_mean_equal_to_a_nonzero_target(x, theta, 
     z = inverse_softplus([float(x)]).reshape(1, 1).requires_grad_()
     loss(z, torch.tensor([[float(x)]], dtype=torch.float64)).backward()
     assert abs(z.grad.item()) < 1e-6
+
+
+def test_count_mse_is_squared_error_of_the_softplus_mean():
+    logits, target = _count_batch(3)
+    mu = softplus_np(logits.numpy())
+    loss = get_loss("count_mse", reduction="none")
+    np.testing.assert_allclose(loss(logits, target).numpy(), (mu - target.numpy()) ** 2, rtol=1e-12)
+    np.testing.assert_allclose(loss.mean(logits).numpy(), mu, rtol=1e-12)
+    # No distribution of zeros: the Poisson P(x > 0) at the same mean, an increasing function of it.
+    np.testing.assert_allclose(loss.probabilities(logits).numpy(), 1 - np.exp(-mu), rtol=1e-9)
+    assert is_count_loss("count_mse") and not is_count_loss("mse")
