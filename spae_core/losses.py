@@ -413,7 +413,9 @@ class CountLoss(ReconstructionLoss):
         Not a reconstruction of the counts (use :meth:`mean`), but the natural input of the
         binary metrics (average precision, thresholded contingency) for a count model.
         """
-        return -torch.expm1(self.log_prob_zero(logits))
+        # log P(0) <= 0 exactly, but ZINB's difference of two softplus terms rounds to a few ulp
+        # above 0 where P(0) is 1 to float precision; those would be "probabilities" of -1e-8.
+        return -torch.expm1(torch.clamp(self.log_prob_zero(logits), max=0.0))
 
 
 def _poisson_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
