@@ -270,7 +270,7 @@ def wmse_erratum_figure(alpha: float = 4.0) -> Figure:
     return fig
 
 
-def parameter_sweep_figure(summary: pd.DataFrame, parameter: str, metrics, line_by: str = "dataset",
+def parameter_sweep_figure(summary: pd.DataFrame, parameter: str, metrics, line_by="dataset",
                            labels: dict | None = None) -> Figure:
     """Metrics against one setting (e.g. ``ovr_lambda``): one panel per metric, one line per ``line_by`` value.
 
@@ -285,14 +285,16 @@ def parameter_sweep_figure(summary: pd.DataFrame, parameter: str, metrics, line_
     parameter : str
     metrics : sequence of str
         Which metrics, one panel each, in order.
-    line_by : str, default="dataset"
+    line_by : str or sequence of str, default="dataset"
+        Column(s) whose values (or combinations of values) get one line each.
     labels : dict, optional
         Display names of metrics.
     """
     labels = labels or {}
-    missing = [c for c in (parameter, line_by, "metric", "mean", "ci_low", "ci_high") if c not in summary.columns]
+    line_by = [line_by] if isinstance(line_by, str) else list(line_by)
+    missing = [c for c in (parameter, *line_by, "metric", "mean", "ci_low", "ci_high") if c not in summary.columns]
     if missing:
-        raise ValueError(f"summary has no column(s) {missing}; summarise by ({parameter!r}, {line_by!r}).")
+        raise ValueError(f"summary has no column(s) {missing}; summarise by {(parameter, *line_by)}.")
     metrics = [m for m in metrics if m in set(summary["metric"])]
     if not metrics:
         raise ValueError(f"none of the metrics is in the summary; it has {sorted(summary['metric'].unique())}.")
@@ -301,11 +303,13 @@ def parameter_sweep_figure(summary: pd.DataFrame, parameter: str, metrics, line_
     fig, axes = _panels(len(metrics), width=4.2, height=3.0)
     for ax, metric in zip(axes, metrics):
         rows = summary[summary["metric"] == metric]
-        for line in dict.fromkeys(rows[line_by]):
-            cells = rows[rows[line_by] == line].sort_values(parameter)
+        for line, cells in rows.groupby(line_by, sort=False):
+            line = line if isinstance(line, tuple) else (line,)
+            cells = cells.sort_values(parameter)
             x = cells[parameter].map(position).to_numpy(dtype=float)
             err = np.vstack([cells["mean"] - cells["ci_low"], cells["ci_high"] - cells["mean"]])
-            ax.errorbar(x, cells["mean"], yerr=err, marker="o", capsize=3, label=f"{line_by}={line}")
+            ax.errorbar(x, cells["mean"], yerr=err, marker="o", capsize=3,
+                        label=", ".join(f"{c}={v}" for c, v in zip(line_by, line)))
         ax.set_xticks(range(len(values)), [f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v) for v in values])
         ax.set_xlabel(parameter)
         ax.set_title(labels.get(metric, metric))
