@@ -32,13 +32,13 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     the expected reconstruction (expected counts for a count loss); ``inverse_transform`` decodes
     embeddings. Inputs may be numpy arrays or scipy sparse matrices, of 0/1 values for a binary
     loss and of non-negative integer counts for a count loss (``"poisson"``, ``"nb"``, ``"zinb"``,
-    ``"wpoisson"``, ``"focal_poisson"``); a binary loss rejects anything but 0/1. Sparse inputs are
+    ``"wpoisson"``, ``"focal_poisson"``, ``"count_mse"``); a binary loss rejects anything but 0/1. Sparse inputs are
     never densified as a whole.
 
     Parameters
     ----------
     loss : {"focal", "mse", "bce", "wmse", "wbce", "dice", "multinomial", "poisson", "nb", "zinb", \
-"wpoisson", "focal_poisson"}, default="focal"
+"wpoisson", "focal_poisson", "count_mse"}, default="focal"
     loss_params : dict, optional
         Keyword arguments of the loss (e.g. ``{"gamma": 1.0}``). For ``"wmse"``/``"wbce"``/
         ``"wpoisson"`` the per-feature ``alpha`` is computed from the training rows with ``beta``

@@ -12,13 +12,14 @@ import warnings
 from contextlib import contextmanager
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from . import metrics
 from .model import Autoencoder
 from .train import apply_in_batches
 
-__all__ = ["downstream_scores", "evaluate", "task_kind"]
+__all__ = ["code_sparsity_fields", "downstream_scores", "evaluate", "evaluate_counts", "task_kind"]
 
 
 @contextmanager
@@ -88,8 +89,9 @@ def evaluate(
         ``dbscan_clusters``, ``dbscan_eps``, ``dbscan_noise_fraction``, ``ch_sparsity``,
         ``sparsity_groups``; ``ch_dbscan_eps_x<f>`` and ``dbscan_clusters_eps_x<f>`` for each
         factor ``f`` of :data:`DBSCAN_EPS_FACTORS` (DBSCAN at ``f`` times the rule's eps); with a regression target ``r2_<target>``, with labels
-        ``ap_label_<label>`` and ``ap_label_mean``; ``n_test``; and ``seconds_<metric>`` for
-        each. Undefined metrics are NaN (with a warning from the metric), never an exception.
+        ``ap_label_<label>`` and ``ap_label_mean``; the code-sparsity fields of
+        :func:`code_sparsity_fields` on the test embeddings; ``n_test``; and ``seconds_<metric>``
+        for each. Undefined metrics are NaN (with a warning from the metric), never an exception.
     spae_core.metrics.ReconstructionDistribution
         Only with ``return_distribution=True``.
     """
@@ -142,12 +144,98 @@ def evaluate(
     with _timed(record, "ch_sparsity"):
         groups = metrics.calinski_harabasz_sparsity(E_test, test.X, n_bins=n_sparsity_bins)
         record.update(ch_sparsity=groups.score, sparsity_groups=groups.n_groups)
+    with _timed(record, "code_sparsity"):
+        record.update(code_sparsity_fields(E_test))
 
     kind = task_kind(task, train.targets)
     if kind != "none" and train.targets.shape[1] > 0:
         with _timed(record, "downstream"):
             record.update(downstream_scores(estimator.transform(train.X), E_test, train.targets, test.targets, kind))
     return (record, distribution) if return_distribution else record
+
+
+def code_sparsity_fields(E) -> dict:
+    """Sparsity of the codes ``E`` (one row per sample) as record fields.
+
+    ``code_hoyer`` and ``code_treves_rolls`` are the mean population-sparsity indices of
+    :func:`spae_core.metrics.code_sparsity` (0: all units equally active, 1: one active unit);
+    ``code_near_zero`` the fraction of activations with ``|h| <= 1e-6``; ``code_dead_units``
+    the fraction of units silent for every sample; ``code_silent`` the number of all-zero codes
+    (left out of both indices).
+    """
+    hoyer = metrics.code_sparsity(E, measure="hoyer")
+    treves_rolls = metrics.code_sparsity(E, measure="treves_rolls")
+    return {"code_hoyer": hoyer.population_sparsity, "code_treves_rolls": treves_rolls.population_sparsity,
+            "code_near_zero": hoyer.fraction_near_zero, "code_dead_units": hoyer.dead_units,
+            "code_silent": hoyer.n_silent}
+
+
+def evaluate_counts(estimator, split, *, threshold: float = 0.5, return_distribution: bool = False):
+    """Evaluate one fitted count model on the test rows of one split of count data.
+
+    The reconstruction is the expected count (``estimator.predict_mean``), scored by
+    :func:`spae_core.metrics.count_reconstruction`: exact recovery of the non-zero counts after
+    rounding (the forum user's measure in source ``001``), zeros kept zero, and the error on the
+    non-zeros. The probability that an entry is non-zero (``estimator.predict_proba``) is scored
+    against the binarised test rows (``x > 0``) by average precision, as the paper scores its
+    binary reconstructions. The embedding and downstream metrics of :func:`evaluate` are not
+    computed: their definitions (Hamming neighbours, sparsity groups) assume 0/1 rows.
+
+    Parameters
+    ----------
+    estimator : fitted SparseAutoencoder with a count loss, or any object with ``transform``,
+        ``predict_proba`` (probabilities of a non-zero) and ``predict_mean`` (expected counts)
+    split : spae_core.datasets.DatasetSplit
+        Of a :class:`spae_core.datasets.CountDataset`; its ``test`` part is evaluated.
+    threshold : float, default=0.5
+        Threshold of the Figure 3 mass of the non-zero probabilities.
+    return_distribution : bool, default=False
+        Also return the histogram of the test rows' non-zero probabilities.
+
+    Returns
+    -------
+    dict
+        ``n_test``; ``nonzero_exact``, ``zero_kept``, ``mae_nonzero``, ``deviance_nonzero``,
+        ``n_nonzero_test``, ``n_zero_test`` (:class:`spae_core.metrics.CountReconstructionResult`);
+        ``ap_macro``, ``ap_micro``, ``ap_features_skipped`` of the non-zero probabilities;
+        ``mass_above_threshold``; the code-sparsity fields of :func:`code_sparsity_fields`; and
+        ``seconds_<metric>`` for each.
+    spae_core.metrics.ReconstructionDistribution
+        Only with ``return_distribution=True``.
+    """
+    test = split.test
+    record: dict = {"n_test": int(test.X.shape[0])}
+    with _timed(record, "inference"):
+        M = estimator.predict_mean(test.X)
+        P = estimator.predict_proba(test.X)
+        E_test = estimator.transform(test.X)
+    with _timed(record, "count_reconstruction"):
+        counts = metrics.count_reconstruction(test.X, M)
+        record.update(nonzero_exact=counts.nonzero_exact, zero_kept=counts.zero_kept, mae_nonzero=counts.mae_nonzero,
+                      deviance_nonzero=counts.deviance_nonzero, n_nonzero_test=counts.n_nonzero,
+                      n_zero_test=counts.n_zero)
+    with _timed(record, "average_precision"):
+        binary = _binarised(test.X)
+        macro = metrics.average_precision(binary, P, average="macro")
+        record["ap_macro"] = macro.score
+        record["ap_features_skipped"] = macro.n_skipped
+        record["ap_micro"] = metrics.average_precision(binary, P, average="micro").score
+    with _timed(record, "reconstruction_distribution"):
+        distribution = metrics.reconstruction_distribution(P, threshold=threshold)
+        record["mass_above_threshold"] = distribution.mass_above_threshold
+    with _timed(record, "code_sparsity"):
+        record.update(code_sparsity_fields(E_test))
+    return (record, distribution) if return_distribution else record
+
+
+def _binarised(X):
+    """The 0/1 pattern ``x > 0`` of a count matrix, sparse if ``X`` is."""
+    if sp.issparse(X):
+        B = sp.csr_array(X, copy=True)
+        B.eliminate_zeros()
+        B.data[:] = 1
+        return B
+    return (np.asarray(X) > 0).astype(np.float32)
 
 
 #: Multiples of the rule's DBSCAN ``eps`` also scored (``ch_dbscan_eps_x<factor>``), to show how

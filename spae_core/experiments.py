@@ -41,12 +41,12 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from . import __version__
-from .datasets import load
+from .datasets import count_dataset_names, load, load_counts
 from .estimator import SparseAutoencoder
-from .evaluation import evaluate
-from .losses import DEFAULT_BETA
+from .evaluation import evaluate, evaluate_counts
+from .losses import DEFAULT_BETA, is_count_loss
 
-__all__ = ["RunSpec", "grid_specs", "sweep_specs", "results_dir", "load_distributions", "load_histories", "load_records", "run_grid", "run_one", "subsample_rows"]
+__all__ = ["KEY_OMITTED_AT_DEFAULT", "RunSpec", "check_spec", "grid_specs", "is_count_dataset", "sweep_specs", "results_dir", "load_distributions", "load_histories", "load_records", "run_grid", "run_one", "subsample_rows"]
 
 #: Bumped when the meaning of a stored run changes (what is trained or measured), so that old
 #: results are not mixed with new ones.
@@ -79,6 +79,19 @@ class RunSpec:
         Extra keyword arguments of the loss, as a sorted tuple so that the spec stays hashable.
     beta, learning_rate, batch_size, max_epochs, patience, latent_dim, hidden_dims
         See :class:`spae_core.SparseAutoencoder`.
+    ovr_lambda, ovr_activity
+        The One-vs-Rest regulariser of the code (:mod:`spae_core.regularisers`); see
+        :class:`spae_core.SparseAutoencoder`.
+
+    Notes
+    -----
+    ``dataset`` may also name a count dataset (:func:`spae_core.datasets.count_dataset_names`);
+    such a run needs a count loss (:data:`spae_core.losses.COUNT_LOSSES`) and is scored by
+    :func:`spae_core.evaluation.evaluate_counts`.
+
+    Fields added after results were first stored (:data:`KEY_OMITTED_AT_DEFAULT`) enter the
+    :attr:`key` only when they differ from their default, so every spec that existed before them
+    keeps its key and its stored run.
     """
 
     dataset: str
@@ -94,10 +107,18 @@ class RunSpec:
     patience: int = 10
     latent_dim: int = 50
     hidden_dims: tuple = (200,)
+    ovr_lambda: float = 0.0
+    ovr_activity: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "loss_params", tuple(sorted(dict(self.loss_params).items())))
         object.__setattr__(self, "hidden_dims", tuple(int(h) for h in self.hidden_dims))
+        # As floats, so that ovr_lambda=1 and ovr_lambda=1.0 are one run with one key.
+        for name in ("ovr_lambda", "ovr_activity"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+                raise ValueError(f"RunSpec.{name} must be a finite number >= 0, got {value!r}.")
+            object.__setattr__(self, name, float(value))
 
     def as_dict(self) -> dict:
         spec = asdict(self)
@@ -108,7 +129,9 @@ class RunSpec:
     @property
     def key(self) -> str:
         """Content hash of the spec (and of the store version)."""
-        payload = json.dumps({"store_version": STORE_VERSION, **self.as_dict()}, sort_keys=True)
+        fields = {name: value for name, value in self.as_dict().items()
+                  if not (name in KEY_OMITTED_AT_DEFAULT and value == KEY_OMITTED_AT_DEFAULT[name])}
+        payload = json.dumps({"store_version": STORE_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     @property
@@ -129,6 +152,38 @@ class RunSpec:
             device=device,
             random_state=self.seed,
             verbose=verbose,
+            ovr_lambda=self.ovr_lambda,
+            ovr_activity=self.ovr_activity,
+        )
+
+
+#: RunSpec fields added after runs were first stored, with their defaults: a field at its default
+#: is left out of :attr:`RunSpec.key`, so the runs stored before it existed keep their keys.
+KEY_OMITTED_AT_DEFAULT = {"ovr_lambda": 0.0, "ovr_activity": 1.0}
+
+
+def is_count_dataset(name: str) -> bool:
+    """Whether ``name`` is a count dataset (:func:`spae_core.datasets.load_counts`) rather than a binary one."""
+    return name in count_dataset_names()
+
+
+def check_spec(spec: RunSpec) -> None:
+    """Refuse a spec whose loss cannot take its dataset's data, before anything is trained.
+
+    A binary loss rejects counts; a count loss on a binary dataset is allowed (0/1 are counts),
+    and is scored as a binary run.
+
+    Raises
+    ------
+    ValueError
+        If a count dataset is paired with a binary loss (the message names the count losses).
+    """
+    if is_count_dataset(spec.dataset) and not is_count_loss(spec.loss):
+        from .losses import COUNT_LOSSES
+
+        raise ValueError(
+            f"{spec.dataset!r} is a count dataset but {spec.loss!r} is a loss of 0/1 data; use one of "
+            f"{', '.join(COUNT_LOSSES)} (squared error on counts is 'count_mse')."
         )
 
 
@@ -218,6 +273,7 @@ def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | N
     dict
         The run's record (also stored as ``record.json``).
     """
+    check_spec(spec)
     run_dir = Path(results_dir) / "runs" / spec.run_name
     record = _finished_record(run_dir)
     if record is not None:
@@ -244,7 +300,8 @@ def _train_and_evaluate(spec: RunSpec, run_dir: Path, device, cache_dir, progres
     run_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write_json(spec.as_dict(), run_dir / "spec.json")
 
-    dataset = subsample_rows(load(spec.dataset, cache_dir=cache_dir), spec.max_rows, spec.split_seed)
+    counts = is_count_dataset(spec.dataset)
+    dataset = subsample_rows(_load_dataset(spec.dataset, cache_dir), spec.max_rows, spec.split_seed)
     split = dataset.split(seed=spec.split_seed)
     started = time.perf_counter()
     model_path = run_dir / "model.pt"
@@ -266,7 +323,10 @@ def _train_and_evaluate(spec: RunSpec, run_dir: Path, device, cache_dir, progres
     # in the record; their explanations are kept with it rather than printed once per run.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        metrics, distribution = evaluate(estimator, split, task=dataset.task, return_distribution=True)
+        if counts:
+            metrics, distribution = evaluate_counts(estimator, split, return_distribution=True)
+        else:
+            metrics, distribution = evaluate(estimator, split, task=dataset.task, return_distribution=True)
     _atomic_write_json(
         {"bin_edges": distribution.bin_edges, "density": distribution.density,
          "mass_above_threshold": distribution.mass_above_threshold, "threshold": distribution.threshold},
@@ -278,6 +338,7 @@ def _train_and_evaluate(spec: RunSpec, run_dir: Path, device, cache_dir, progres
         "key": spec.key,
         "run_name": spec.run_name,
         "task": dataset.task,
+        "data_kind": "counts" if counts else "binary",
         "paper_counterpart": dataset.paper_counterpart,
         "n_samples": dataset.shape[0],
         "n_features": dataset.shape[1],
@@ -300,6 +361,17 @@ def _train_and_evaluate(spec: RunSpec, run_dir: Path, device, cache_dir, progres
     _atomic_write_json(record, record_path)
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)
     return record
+
+
+@functools.lru_cache(maxsize=8)
+def _load_dataset(name: str, cache_dir):
+    """The named dataset, binary or count, read once per process.
+
+    A grid's runs share a few datasets; reading the disk cache for each run cost about a second
+    per run on the 20,740-row tweets, more than a short run's training. Datasets are frozen, and
+    subsetting makes a new one, so sharing the object between runs is safe.
+    """
+    return (load_counts if is_count_dataset(name) else load)(name, cache_dir=cache_dir)
 
 
 @functools.cache
@@ -348,6 +420,8 @@ def run_grid(specs, results_dir, *, n_jobs: int = 1, threads_per_run: int | None
         One row per spec, in the order given.
     """
     specs = list(specs)
+    for spec in specs:
+        check_spec(spec)
     if threads_per_run is None and n_jobs != 1:
         threads_per_run = 1
     results_dir = Path(results_dir)

@@ -21,6 +21,7 @@ __all__ = [
     "wmse_erratum_figure",
     "expected_loss_figure",
     "metric_bars_figure",
+    "parameter_sweep_figure",
     "reconstruction_distribution_figure",
     "training_curves_figure",
 ]
@@ -266,4 +267,51 @@ def wmse_erratum_figure(alpha: float = 4.0) -> Figure:
         ax.set(title=f"target x = {int(target)}, alpha = {alpha}", xlabel=r"reconstruction $\hat{x}$")
     axes[0].set_ylabel("per-entry WMSE")
     axes[0].legend(fontsize=8)
+    return fig
+
+
+def parameter_sweep_figure(summary: pd.DataFrame, parameter: str, metrics, line_by="dataset",
+                           labels: dict | None = None) -> Figure:
+    """Metrics against one setting (e.g. ``ovr_lambda``): one panel per metric, one line per ``line_by`` value.
+
+    The setting's values are placed at equal steps in increasing order (a sweep usually includes
+    0, which a log axis cannot show); each point is the mean over seeds with its 95% interval.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        From :func:`spae_core.statistics.summarise` grouped by at least ``parameter`` and
+        ``line_by`` (columns ``metric``, ``mean``, ``ci_low``, ``ci_high``).
+    parameter : str
+    metrics : sequence of str
+        Which metrics, one panel each, in order.
+    line_by : str or sequence of str, default="dataset"
+        Column(s) whose values (or combinations of values) get one line each.
+    labels : dict, optional
+        Display names of metrics.
+    """
+    labels = labels or {}
+    line_by = [line_by] if isinstance(line_by, str) else list(line_by)
+    missing = [c for c in (parameter, *line_by, "metric", "mean", "ci_low", "ci_high") if c not in summary.columns]
+    if missing:
+        raise ValueError(f"summary has no column(s) {missing}; summarise by {(parameter, *line_by)}.")
+    metrics = [m for m in metrics if m in set(summary["metric"])]
+    if not metrics:
+        raise ValueError(f"none of the metrics is in the summary; it has {sorted(summary['metric'].unique())}.")
+    values = sorted(summary[parameter].unique())
+    position = {v: i for i, v in enumerate(values)}
+    fig, axes = _panels(len(metrics), width=4.2, height=3.0)
+    for ax, metric in zip(axes, metrics):
+        rows = summary[summary["metric"] == metric]
+        for line, cells in rows.groupby(line_by, sort=False):
+            line = line if isinstance(line, tuple) else (line,)
+            cells = cells.sort_values(parameter)
+            x = cells[parameter].map(position).to_numpy(dtype=float)
+            err = np.vstack([cells["mean"] - cells["ci_low"], cells["ci_high"] - cells["mean"]])
+            ax.errorbar(x, cells["mean"], yerr=err, marker="o", capsize=3,
+                        label=", ".join(f"{c}={v}" for c, v in zip(line_by, line)))
+        ax.set_xticks(range(len(values)), [f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v) for v in values])
+        ax.set_xlabel(parameter)
+        ax.set_title(labels.get(metric, metric))
+    axes[0].legend(fontsize=7)
     return fig

@@ -21,8 +21,9 @@ float32 output overflows, and the gradient of every count loss with respect to `
 bounded by ``max(1, x)`` (with the canonical ``exp`` link it is ``mu - x``, unbounded). Where
 ``log(mu)`` is needed it is computed from ``z`` directly (``log(softplus(z)) ~ z`` for very
 negative ``z``), so a mean that underflows to 0 still has a finite log-likelihood. Every count
-loss is a full negative log-likelihood (``lgamma(x + 1)`` included), so its values are nats per
-entry and agree with ``scipy.stats``. For a count loss :meth:`ReconstructionLoss.mean` is the
+likelihood is a full negative log-likelihood (``lgamma(x + 1)`` included), so its values are nats
+per entry and agree with ``scipy.stats``; ``"count_mse"``, squared error on the counts, is the
+non-likelihood baseline. For a count loss :meth:`ReconstructionLoss.mean` is the
 expected count and :meth:`ReconstructionLoss.probabilities` is the probability that an entry is
 non-zero, which lets the binary metrics score a count model.
 """
@@ -47,6 +48,7 @@ __all__ = [
     "WEIGHTED_LOSSES",
     "BCELoss",
     "CountLoss",
+    "CountMSELoss",
     "FocalPoissonLoss",
     "NegativeBinomialLoss",
     "PoissonLoss",
@@ -411,12 +413,33 @@ class CountLoss(ReconstructionLoss):
         Not a reconstruction of the counts (use :meth:`mean`), but the natural input of the
         binary metrics (average precision, thresholded contingency) for a count model.
         """
-        return -torch.expm1(self.log_prob_zero(logits))
+        # log P(0) <= 0 exactly, but ZINB's difference of two softplus terms rounds to a few ulp
+        # above 0 where P(0) is 1 to float precision; those would be "probabilities" of -1e-8.
+        return -torch.expm1(torch.clamp(self.log_prob_zero(logits), max=0.0))
 
 
 def _poisson_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """``mu - x log(mu) + lgamma(x + 1)`` with ``mu = softplus(z)``."""
     return F.softplus(logits) - target * _log_softplus(logits) + torch.lgamma(target + 1)
+
+
+class CountMSELoss(CountLoss):
+    """Squared error on the counts: ``(mu - x)^2`` with ``mu = softplus(z)``.
+
+    The baseline of the forum user in ``001``, who trained with MSE on count vectors through a
+    ReLU output. The binary ``"mse"`` cannot play that part: it squares the error of
+    ``sigmoid(z)``, which never exceeds 1, and rejects counts. Here the output is the same
+    ``softplus`` mean as every other count loss (a smooth ReLU), so a comparison with the count
+    likelihoods changes the loss and nothing else. Each entry's term is minimal at ``mu = x``.
+
+    Squared error is not a likelihood of counts and gives no probability of a zero. Its
+    :meth:`probabilities` are the Poisson ones at the same mean, ``1 - exp(-mu)``: an increasing
+    function of ``mu``, so the rank-based average precision scores the ranking of the means; the
+    value itself carries no claim about the distribution of the counts.
+    """
+
+    def unreduced(self, logits, target):
+        return (F.softplus(logits) - target) ** 2
 
 
 class PoissonLoss(CountLoss):
@@ -656,6 +679,7 @@ _LOSSES: dict[str, Callable[..., ReconstructionLoss]] = {
     "zinb": ZINBLoss,
     "wpoisson": WeightedPoissonLoss,
     "focal_poisson": FocalPoissonLoss,
+    "count_mse": CountMSELoss,
 }
 
 #: Losses that need per-feature positive weights ``alpha``.
@@ -664,8 +688,9 @@ WEIGHTED_LOSSES = ("wmse", "wbce", "wpoisson")
 #: Losses of 0/1 data: the paper's six and the multinomial peer.
 BINARY_LOSSES = ("mse", "bce", "wmse", "wbce", "focal", "dice", "multinomial")
 
-#: Losses of non-negative integer counts.
-COUNT_LOSSES = ("poisson", "nb", "zinb", "wpoisson", "focal_poisson")
+#: Losses of non-negative integer counts: the five likelihoods, then squared error on the counts
+#: (the baseline of source ``001``).
+COUNT_LOSSES = ("poisson", "nb", "zinb", "wpoisson", "focal_poisson", "count_mse")
 
 #: Count losses that own per-feature parameters and need ``n_features`` to have one per feature.
 PER_FEATURE_PARAMETER_LOSSES = ("nb", "zinb")
@@ -693,7 +718,7 @@ def get_loss(name: str, **params) -> ReconstructionLoss:
     Parameters
     ----------
     name : {"mse", "bce", "wmse", "wbce", "focal", "dice", "multinomial", "poisson", "nb", "zinb", \
-"wpoisson", "focal_poisson"}
+"wpoisson", "focal_poisson", "count_mse"}
     **params
         Keyword arguments of the loss class, e.g. ``alpha=positive_weights(X_train)`` for
         ``"wbce"``/``"wmse"`` (``positive_weights(X_train, counts=True)`` for ``"wpoisson"``),

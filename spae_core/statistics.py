@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["best_per_group", "holm", "mean_ci", "paired_best", "paired_best_per_metric", "paired_group_difference", "paired_t_pvalue", "percent_of_best", "summarise"]
+__all__ = ["best_per_group", "holm", "mean_ci", "paired_best", "paired_best_per_metric", "paired_differences", "paired_group_difference", "paired_t_pvalue", "percent_of_best", "summarise"]
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float, int]:
@@ -251,3 +251,69 @@ def paired_best_per_metric(records: pd.DataFrame, metrics, by=("dataset",), alph
     """
     frames = [paired_best(records, metric, by=by, alpha=alpha).assign(metric=metric) for metric in metrics]
     return pd.concat(frames, ignore_index=True)
+
+
+def paired_differences(records: pd.DataFrame, metric: str, reference, candidate: str = "loss", by=("dataset",),
+                       pair_on: str = "seed", confidence: float = 0.95) -> pd.DataFrame:
+    """Each candidate against one reference candidate, seed by seed, per group.
+
+    For every candidate other than ``reference`` (e.g. each count loss against ``count_mse``, or
+    each OVR strength against ``ovr_lambda = 0``) the per-seed differences ``candidate -
+    reference`` are summarised by their mean and paired Student-t interval and tested by a
+    two-sided paired t-test (:func:`paired_t_pvalue`). The tests of one group form one family,
+    corrected with Holm's method (:func:`holm`).
+
+    Parameters
+    ----------
+    records : DataFrame
+        One row per run.
+    metric : str
+    reference
+        The value of ``candidate`` every other value is compared with.
+    candidate, pair_on : str
+        Columns: what is compared, and what pairs runs (runs with the same seed share their
+        initial weights and sample order).
+    by : sequence of str
+        Grouping columns.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, ``candidate`` (named after the ``candidate`` column), ``reference``,
+        ``difference``, ``ci_low``, ``ci_high``, ``p``, ``p_holm``, ``n_pairs``. A group without
+        the reference gets no rows; a candidate with fewer than two pairs gets NaN ``p``.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, or a group holds two runs with the same ``candidate`` and
+        ``pair_on`` (they could not be paired without dropping one).
+    """
+    by = list(by)
+    missing = [c for c in [metric, candidate, pair_on, *by] if c not in records.columns]
+    if missing:
+        raise ValueError(f"records has no column(s) {missing}; available: {sorted(records.columns)}.")
+    duplicated = records.duplicated(subset=[*by, candidate, pair_on], keep=False)
+    if duplicated.any():
+        first = records.loc[duplicated, [*by, candidate, pair_on]].iloc[0].to_dict()
+        raise ValueError(f"{int(duplicated.sum())} runs share their {[*by, candidate, pair_on]} with another run "
+                         f"(first: {first}); group by the column that tells them apart.")
+    columns = [*by, candidate, "reference", "difference", "ci_low", "ci_high", "p", "p_holm", "n_pairs"]
+    rows = []
+    for keys, group in records.groupby(by, sort=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        wide = group.pivot(index=pair_on, columns=candidate, values=metric)
+        if reference not in wide.columns:
+            continue
+        others = [c for c in dict.fromkeys(group[candidate]) if c != reference]
+        tests = []
+        for other in others:
+            mean, low, high, n = mean_ci((wide[other] - wide[reference]).to_numpy(dtype=np.float64), confidence)
+            p, _ = paired_t_pvalue(wide[other].to_numpy(dtype=np.float64), wide[reference].to_numpy(dtype=np.float64))
+            tests.append({**dict(zip(by, keys)), candidate: other, "reference": reference, "difference": mean,
+                          "ci_low": low, "ci_high": high, "p": p, "n_pairs": n})
+        for row, adjusted in zip(tests, holm([t["p"] for t in tests])):
+            row["p_holm"] = float(adjusted)
+        rows.extend(tests)
+    return pd.DataFrame(rows, columns=columns)

@@ -8,7 +8,7 @@ from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6
 from .statistics import paired_best
 
-__all__ = ["baseline_table", "expected_loss_table", "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "runs_table"]
+__all__ = ["baseline_table", "expected_loss_table", "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table"]
 
 
 def expected_loss_table(target_sparsity: float = 0.999, losses=("mse", "bce", "wmse", "wbce", "focal", "dice"),
@@ -269,3 +269,49 @@ def baseline_table(records: pd.DataFrame, baselines: pd.DataFrame, metrics, refe
             row["outcome"] = "within interval"
         rows.append(row)
     return pd.DataFrame(rows).set_index(["dataset", "metric"])
+
+
+def paired_difference_table(records: pd.DataFrame, metrics, reference, candidate: str = "loss", by=("dataset",),
+                            digits: int = 3, alpha: float = 0.05) -> pd.DataFrame:
+    """Each candidate minus ``reference``, per seed: ``mean [95% interval]`` per group and metric.
+
+    Built on :func:`spae_core.statistics.paired_differences`. A cell is marked ``*`` where the
+    Holm-adjusted paired t-test (one family per group and metric) rejects a zero difference at
+    ``alpha``; ``(n=k)`` gives the number of paired seeds.
+
+    Parameters
+    ----------
+    records : DataFrame
+        One row per run.
+    metrics : str or sequence of str
+    reference
+        The ``candidate`` value the others are compared with (e.g. ``"count_mse"``, or 0.0 for
+        ``candidate="ovr_lambda"``).
+    candidate : str, default="loss"
+    by : sequence of str, default=("dataset",)
+    digits : int, default=3
+    alpha : float, default=0.05
+
+    Returns
+    -------
+    DataFrame
+        Rows ``by`` (and ``metric`` with several metrics), one column per candidate.
+    """
+    from .statistics import paired_differences
+
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}.")
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    frames = [paired_differences(records, m, reference, candidate=candidate, by=by).assign(metric=m) for m in metrics]
+    rows = pd.concat(frames, ignore_index=True)
+    if rows.empty:
+        raise ValueError(f"No group of records holds the reference {candidate} = {reference!r}.")
+    cells = rows.assign(cell=[
+        f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]{' *' if p < alpha else ''} (n={n})" if n else "undefined"
+        for d, lo, hi, p, n in zip(rows["difference"], rows["ci_low"], rows["ci_high"], rows["p_holm"], rows["n_pairs"])
+    ])
+    index = list(by) if len(metrics) == 1 else [*by, "metric"]
+    table = cells.pivot_table(index=index, columns=candidate, values="cell", aggfunc="first", sort=False)
+    table = table.reindex(columns=list(dict.fromkeys(rows[candidate])))
+    table.columns.name = f"{candidate} - {reference}"
+    return table

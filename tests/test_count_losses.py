@@ -347,3 +347,29 @@ def test_property_gradient_vanishes_at_mean_equal_to_a_nonzero_target(x, theta, 
     z = inverse_softplus([float(x)]).reshape(1, 1).requires_grad_()
     loss(z, torch.tensor([[float(x)]], dtype=torch.float64)).backward()
     assert abs(z.grad.item()) < 1e-6
+
+
+def test_count_mse_is_squared_error_of_the_softplus_mean():
+    logits, target = _count_batch(3)
+    mu = softplus_np(logits.numpy())
+    loss = get_loss("count_mse", reduction="none")
+    np.testing.assert_allclose(loss(logits, target).numpy(), (mu - target.numpy()) ** 2, rtol=1e-12)
+    np.testing.assert_allclose(loss.mean(logits).numpy(), mu, rtol=1e-12)
+    # No distribution of zeros: the Poisson P(x > 0) at the same mean, an increasing function of it.
+    np.testing.assert_allclose(loss.probabilities(logits).numpy(), 1 - np.exp(-mu), rtol=1e-9)
+    assert is_count_loss("count_mse") and not is_count_loss("mse")
+
+
+def test_zinb_nonzero_probability_is_never_negative_where_p0_rounds_to_one():
+    # Per-feature dropout and dispersion across their range, means from ~0 up: in float32 the
+    # log P(0) of ZINB rounds a few ulp above 0 at some of these entries.
+    loss = get_loss("zinb", n_features=50)
+    with torch.no_grad():
+        loss.dropout_logit.copy_(torch.linspace(-8, 8, 50))
+        loss.log_theta.copy_(torch.linspace(8, -5, 50))
+        logits = torch.linspace(-30, 5, 2001).reshape(-1, 1).expand(-1, 50)
+        raw = -torch.expm1(loss.log_prob_zero(logits))
+        probabilities = loss.probabilities(logits)
+    assert (raw < 0).any()  # the rounding this guards against does occur here
+    assert probabilities.min() >= 0 and probabilities.max() <= 1
+    torch.testing.assert_close(probabilities, raw.clamp(min=0))
