@@ -187,6 +187,7 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
     fig, axes = _panels(len(datasets))
     for ax, dataset in zip(axes, datasets):
         subset = distributions[distributions["dataset"] == dataset]
+        top_of_bands = float(subset["density"].max())
         for loss in _ordered_losses(subset["loss"]):
             runs = subset[subset["loss"] == loss]
             by_bin = runs.groupby(["bin_left", "bin_right"], sort=True)["density"]
@@ -196,6 +197,7 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
             mass, mass_low, mass_high, _ = mean_ci(runs.groupby("run_name")["mass_above_threshold"].first())
             # Empty bins have density 0, which a log axis cannot show: they are drawn as gaps.
             density = np.where(stats[:, 0] > 0, stats[:, 0], np.nan)
+            top_of_bands = max(top_of_bands, float(np.nanmax(stats[:, 2])))
             ax.plot(centres, density, marker=".", color=_COLOURS.get(loss),
                     label=f"{loss.upper()} ({mass:.2%} [{mass_low:.2%}, {mass_high:.2%}])")
             ax.fill_between(centres, np.where(stats[:, 1] > 0, stats[:, 1], 1e-300),
@@ -204,10 +206,10 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
         threshold = subset["threshold"].iloc[0]
         ax.axvline(threshold, linestyle="--", color="grey")
         positive = subset["density"][subset["density"] > 0]
-        bottom = positive.min() / 2 if len(positive) else None
         ax.set(title=dataset, xlabel=r"reconstruction value $\hat{x}$", ylabel="density", yscale="log", xlim=(0, 1))
-        if bottom:
-            ax.set_ylim(bottom=bottom)
+        if len(positive):
+            # The bands' stand-in lower end (1e-300) must not stretch a log axis over 300 decades.
+            ax.set_ylim(positive.min() / 2, top_of_bands * 2)
         ax.legend(fontsize=6, title=f"mass above t = {threshold}", title_fontsize=7)
     return fig
 

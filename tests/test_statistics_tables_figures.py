@@ -307,3 +307,15 @@ def test_a_lone_defined_loss_is_not_separated_and_not_a_verdict():
     records2.loc[(records2["loss"] == "dice") & (records2["seed"] == 0), "ch_dbscan"] = 0.5
     table = figure6_table(records2).set_index(["dataset", "metric"])
     assert table.loc[("d1", "CH Score (DBScan)"), "verdict"] == "tied"
+
+
+def test_figure3_axis_spans_the_data_not_the_band_stand_in():
+    edges = np.linspace(0, 1, 11)
+    rows = [{"dataset": "d1", "loss": "bce", "seed": s, "run_name": f"r{s}", "bin_left": l, "bin_right": r,
+             "density": d, "mass_above_threshold": 0.1, "threshold": 0.5}
+            for s, scale in [(0, 1.0), (1, 3.0)] for l, r, d in zip(edges[:-1], edges[1:], scale * np.logspace(1, -3, 10))]
+    ax = reconstruction_distribution_figure(pd.DataFrame(rows)).axes[0]
+    low, high = ax.get_ylim()
+    # Lowest positive density 1e-3 (halved), highest upper 95% bound of a bin (doubled): a few decades.
+    upper = max(mean_ci([10.0, 30.0])[2], 30.0)
+    assert low == pytest.approx(1e-3 / 2) and high == pytest.approx(2 * upper)
