@@ -176,13 +176,8 @@ def paired_best(records: pd.DataFrame, metric: str, by=("dataset",), candidate: 
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}.")
-    missing = [c for c in [metric, candidate, pair_on, *by] if c not in records.columns]
-    if missing:
-        raise ValueError(f"records has no column(s) {missing}; available: {sorted(records.columns)}.")
     rows = []
-    for keys, group in records.groupby(list(by), sort=False):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        wide = group.pivot_table(index=pair_on, columns=candidate, values=metric, aggfunc="first", dropna=False)
+    for keys, wide in _seed_tables(records, metric, by, candidate, pair_on):
         means = wide.mean(skipna=True).dropna()
         if means.empty:
             rows.append({**dict(zip(by, keys)), "best": None, "best_mean": float("nan"), "runner_up": None,
@@ -222,13 +217,8 @@ def paired_group_difference(records: pd.DataFrame, metric: str, group_a, group_b
     group_a, group_b = list(group_a), list(group_b)
     if set(group_a) & set(group_b):
         raise ValueError(f"group_a and group_b overlap: {sorted(set(group_a) & set(group_b))}.")
-    missing = [c for c in [metric, candidate, pair_on, *by] if c not in records.columns]
-    if missing:
-        raise ValueError(f"records has no column(s) {missing}; available: {sorted(records.columns)}.")
     rows = []
-    for keys, group in records.groupby(list(by), sort=False):
-        keys = keys if isinstance(keys, tuple) else (keys,)
-        wide = group.pivot_table(index=pair_on, columns=candidate, values=metric, aggfunc="first", dropna=False)
+    for keys, wide in _seed_tables(records, metric, by, candidate, pair_on):
         means = wide.mean(skipna=True)
         a = means.reindex(group_a).dropna()
         b = means.reindex(group_b).dropna()
@@ -317,3 +307,13 @@ def paired_differences(records: pd.DataFrame, metric: str, reference, candidate:
             row["p_holm"] = float(adjusted)
         rows.extend(tests)
     return pd.DataFrame(rows, columns=columns)
+
+
+def _seed_tables(records: pd.DataFrame, metric: str, by, candidate: str, pair_on: str):
+    """Per group of ``by``: its key tuple and a (``pair_on`` x ``candidate``) table of ``metric``."""
+    missing = [c for c in [metric, candidate, pair_on, *by] if c not in records.columns]
+    if missing:
+        raise ValueError(f"records has no column(s) {missing}; available: {sorted(records.columns)}.")
+    for keys, group in records.groupby(list(by), sort=False):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        yield keys, group.pivot_table(index=pair_on, columns=candidate, values=metric, aggfunc="first", dropna=False)

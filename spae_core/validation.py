@@ -42,49 +42,9 @@ def check_binary_matrix(X, name: str = "X", *, min_samples: int = 1, require_pos
         If ``X`` is not 2-D, is empty, has too few rows, has a non-numeric dtype, holds NaN,
         infinite or any value other than 0 and 1, or (with ``require_positive``) has no 1.
     """
-    if sp.issparse(X):
-        csr = sp.csr_array(X)
-        if not csr.has_canonical_format:
-            # Duplicate entries are summed by every scipy operation: check the values they sum to.
-            csr = csr.copy()
-            csr.sum_duplicates()
-        dense = None
-    else:
-        if hasattr(X, "to_numpy") and not isinstance(X, np.ndarray):
-            X = X.to_numpy()
-        arr = np.asarray(X)
-        if arr.dtype == object:
-            raise ValueError(f"{name} has dtype object; pass a numeric 0/1 array (e.g. X.astype(np.float32)).")
-        if arr.ndim != 2:
-            raise ValueError(
-                f"{name} must be 2-D (n_samples, n_features), got an array with shape {arr.shape}; "
-                "reshape a single sample with X.reshape(1, -1)."
-            )
-        csr = None
-        dense = arr
-    shape = csr.shape if csr is not None else dense.shape
-    if shape[0] == 0 or shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {shape}); it needs at least one sample and one feature.")
-    if shape[0] < min_samples:
-        raise ValueError(f"{name} has {shape[0]} samples; at least {min_samples} are needed.")
-    values = csr.data if csr is not None else dense
-    if values.dtype.kind not in "biuf":
-        raise ValueError(f"{name} has dtype {values.dtype}; pass a numeric 0/1 matrix.")
-    if values.dtype.kind == "f":
-        non_finite = ~np.isfinite(values)
-        if non_finite.any():
-            where = _describe_bad(csr, dense, non_finite)
-            raise ValueError(
-                f"{name} has {int(non_finite.sum())} NaN or infinite entries ({where}); "
-                "remove or impute them before training."
-            )
-    negative = values < 0
-    if negative.any():
-        where = _describe_bad(csr, dense, negative)
-        raise ValueError(
-            f"Negative values in data: {name} has {int(negative.sum())} entries below 0 ({where}); "
-            "the binary losses and metrics need 0/1 data."
-        )
+    csr, dense = _parse_matrix(X, name, "0/1")
+    shape, values = _check_numeric_nonnegative(csr, dense, name, min_samples, "0/1 matrix",
+                                               "the binary losses and metrics need 0/1 data.")
     not_binary = (values != 0) & (values != 1)
     if not_binary.any():
         where = _describe_bad(csr, dense, not_binary)
@@ -94,12 +54,7 @@ def check_binary_matrix(X, name: str = "X", *, min_samples: int = 1, require_pos
         )
     if require_positive and not (values == 1).any():
         raise ValueError(f"{name} has no positive entries (all {shape[0]} x {shape[1]} values are 0); there is nothing to learn from it.")
-    if csr is None:
-        csr = sp.csr_array(dense)
-    csr = csr.astype(np.float32, copy=csr.dtype != np.float32)
-    csr.eliminate_zeros()
-    csr.sort_indices()
-    return csr
+    return _canonical_float32(csr, dense)
 
 
 def check_count_matrix(X, name: str = "X", *, min_samples: int = 1, require_positive: bool = False) -> sp.csr_array:
@@ -133,29 +88,8 @@ def check_count_matrix(X, name: str = "X", *, min_samples: int = 1, require_posi
         are bad and where the first one is), or (with ``require_positive``) only zeros.
     """
     csr, dense = _parse_matrix(X, name, "non-negative integer count")
-    shape = csr.shape if csr is not None else dense.shape
-    if shape[0] == 0 or shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {shape}); it needs at least one sample and one feature.")
-    if shape[0] < min_samples:
-        raise ValueError(f"{name} has {shape[0]} samples; at least {min_samples} are needed.")
-    values = csr.data if csr is not None else dense
-    if values.dtype.kind not in "biuf":
-        raise ValueError(f"{name} has dtype {values.dtype}; pass a numeric matrix of counts.")
-    if values.dtype.kind == "f":
-        non_finite = ~np.isfinite(values)
-        if non_finite.any():
-            where = _describe_bad(csr, dense, non_finite)
-            raise ValueError(
-                f"{name} has {int(non_finite.sum())} NaN or infinite entries ({where}); "
-                "remove or impute them before training."
-            )
-    negative = values < 0
-    if negative.any():
-        where = _describe_bad(csr, dense, negative)
-        raise ValueError(
-            f"Negative values in data: {name} has {int(negative.sum())} entries below 0 ({where}); "
-            "counts are non-negative integers."
-        )
+    shape, values = _check_numeric_nonnegative(csr, dense, name, min_samples, "matrix of counts",
+                                               "counts are non-negative integers.")
     if values.dtype.kind == "f":
         fractional = values != np.floor(values)
         if fractional.any():
@@ -174,12 +108,7 @@ def check_count_matrix(X, name: str = "X", *, min_samples: int = 1, require_posi
         )
     if require_positive and not (values > 0).any():
         raise ValueError(f"{name} has no non-zero entries (all {shape[0]} x {shape[1]} values are 0); there is nothing to learn from it.")
-    if csr is None:
-        csr = sp.csr_array(dense)
-    csr = csr.astype(np.float32, copy=csr.dtype != np.float32)
-    csr.eliminate_zeros()
-    csr.sort_indices()
-    return csr
+    return _canonical_float32(csr, dense)
 
 
 def _parse_matrix(X, name: str, what: str):
@@ -213,3 +142,40 @@ def _describe_bad(csr, dense, mask) -> str:
         return f"first at row {int(rows[first])}, column {int(cols[first])}: {float(value)!r}"
     rows, cols = np.nonzero(mask)
     return f"first at row {int(rows[0])}, column {int(cols[0])}: {dense[rows[0], cols[0]].item()!r}"
+
+
+def _check_numeric_nonnegative(csr, dense, name: str, min_samples: int, kind: str, negative_hint: str):
+    """Checks shared by the 0/1 and the count validators; returns the stored values."""
+    shape = csr.shape if csr is not None else dense.shape
+    if shape[0] == 0 or shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {shape}); it needs at least one sample and one feature.")
+    if shape[0] < min_samples:
+        raise ValueError(f"{name} has {shape[0]} samples; at least {min_samples} are needed.")
+    values = csr.data if csr is not None else dense
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"{name} has dtype {values.dtype}; pass a numeric {kind}.")
+    if values.dtype.kind == "f":
+        non_finite = ~np.isfinite(values)
+        if non_finite.any():
+            where = _describe_bad(csr, dense, non_finite)
+            raise ValueError(
+                f"{name} has {int(non_finite.sum())} NaN or infinite entries ({where}); "
+                "remove or impute them before training."
+            )
+    negative = values < 0
+    if negative.any():
+        where = _describe_bad(csr, dense, negative)
+        raise ValueError(
+            f"Negative values in data: {name} has {int(negative.sum())} entries below 0 ({where}); {negative_hint}"
+        )
+    return shape, values
+
+
+def _canonical_float32(csr, dense) -> sp.csr_array:
+    """The validated matrix as a float32 csr_array without explicit zeros, indices sorted."""
+    if csr is None:
+        csr = sp.csr_array(dense)
+    csr = csr.astype(np.float32, copy=csr.dtype != np.float32)
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    return csr
