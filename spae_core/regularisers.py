@@ -21,7 +21,9 @@ for a batch of ``B >= 2`` non-negative codes ``h_1, ..., h_B`` of ``k`` units (r
   their activations: the normalised overlap. For non-negative codes it is 0 exactly when no unit
   is active for two samples of the batch (disjoint supports), and its gradient with respect to
   ``h_iu`` is ``sum_{j != i} h_ju / (B (B - 1) k)``, the post's "rest of the batch". The column-
-  sum identity computes it in ``O(B k)`` rather than over all ``B^2`` pairs.
+  sum identity gives it in ``O(B k)`` rather than over all ``B^2`` pairs; we evaluate it as
+  ``2 sum_i h_i . (h_1 + ... + h_{i-1})`` (a running column sum), which is also ``O(B k)`` and,
+  being a sum of non-negative terms, cannot round below 0 as the difference of norms can.
 * ``A`` is the anti-collapse activity term: it is 0 while every code keeps a mean squared
   activation ``||h_i||^2 / k`` of at least 1 and grows quadratically to 1 as a code collapses
   to zero. Because ``OVR`` is quadratic in the codes, shrinking all of them would otherwise
@@ -86,8 +88,10 @@ def ovr_overlap(codes: torch.Tensor, *, check: bool = True) -> torch.Tensor:
     if check:
         _check_codes(codes, "ovr_overlap")
     n, k = codes.shape
-    column_sums = codes.sum(dim=0)
-    cross = column_sums.square().sum() - codes.square().sum()
+    # sum_{i != j} h_i . h_j = 2 sum_i h_i . (h_1 + ... + h_{i-1}): a sum of non-negative terms, so
+    # never below 0, unlike ||H^T 1||^2 - ||H||_F^2, whose difference can round to -1e-13.
+    rows_before = codes.cumsum(dim=0) - codes
+    cross = 2 * (codes * rows_before).sum()
     return cross / (n * (n - 1) * k)
 
 
