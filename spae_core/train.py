@@ -210,15 +210,17 @@ def _batch_bounds(n_rows: int, batch_size: int) -> list[tuple[int, int]]:
 
 
 def iterate_batches(X: sp.csr_array, batch_size: int, device, order: np.ndarray | None = None,
-                    with_transpose: bool = False):
-    """Yield ``(SparseBatch, dense_target)`` for consecutive batches of rows of ``X`` on ``device``.
+                    with_transpose: bool = False, dense_target: bool = True):
+    """Yield ``(SparseBatch, target)`` for consecutive batches of rows of ``X`` on ``device``.
 
     ``with_transpose`` builds each batch's transpose, which only the sparse path's backward needs.
+    The target is the batch as a dense tensor, or with ``dense_target=False`` the batch's own
+    sparse CSR tensor (for a loss that :attr:`~spae_core.losses.ReconstructionLoss.accepts_sparse_target`).
     """
     for start, stop in _batch_bounds(X.shape[0], batch_size):
         rows = X[order[start:stop]] if order is not None else X[start:stop]
         batch = SparseBatch.from_scipy(rows, device=device, with_transpose=with_transpose)
-        yield batch, batch.to_dense()
+        yield batch, batch.to_dense() if dense_target else batch.matrix
 
 
 def apply_in_batches(model: Autoencoder, X, fn: Callable, *, batch_size: int = 1024, device=None,
@@ -245,12 +247,19 @@ def apply_in_batches(model: Autoencoder, X, fn: Callable, *, batch_size: int = 1
     return np.concatenate(outputs, axis=0)
 
 
+def _sparse_target(loss, input_path: str) -> bool:
+    # On the sparse path a loss that takes the batch's CSR tensor as its target needs no dense copy
+    # of the batch at all; the dense path builds one for the model's input anyway.
+    return input_path == "sparse" and getattr(loss, "accepts_sparse_target", False)
+
+
 def _mean_loss(model, loss, X, batch_size, device, input_path) -> float:
     model.eval()
     # Summed on the device: converting each batch's loss to a Python float would synchronise a GPU.
     total = torch.zeros((), device=device)
     with torch.no_grad():
-        for batch, target in iterate_batches(X, batch_size, device):
+        for batch, target in iterate_batches(X, batch_size, device,
+                                             dense_target=not _sparse_target(loss, input_path)):
             logits = model(batch if input_path == "sparse" else target)
             total += loss(logits, target) * target.shape[0]
     return float(total) / X.shape[0]
@@ -410,7 +419,8 @@ def train(
             total = torch.zeros((), device=device)
             total_penalty = torch.zeros((), device=device)
             for batch, target in iterate_batches(X_train, config.batch_size, device, order,
-                                                 with_transpose=input_path == "sparse"):
+                                                 with_transpose=input_path == "sparse",
+                                                 dense_target=not _sparse_target(loss, input_path)):
                 if regulariser is None:
                     logits = model(batch if input_path == "sparse" else target)
                     batch_loss = loss(logits, target)

@@ -1,6 +1,7 @@
 """Losses: hand-computed values, parity with reference conventions, stability, minimum at the target."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -226,6 +227,102 @@ def test_property_finite_nonnegative_and_reductions(n, d, density, scale, seed, 
     assert torch.isfinite(logits.grad).all()
     mean = build(name, d=d)(logits, target)
     torch.testing.assert_close(mean, values.mean())
+
+
+# --- the summed BCE route: same gradients as torch, bit for bit ---------------------------------
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 9),
+    d=st.integers(1, 30),
+    density=st.floats(0.0, 1.0),
+    scale=st.sampled_from([0.1, 1.0, 10.0, 100.0]),
+    seed=st.integers(0, 10_000),
+    weighted=st.booleans(),
+    reduction=st.sampled_from(["mean", "sum"]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
+def test_reduced_bce_matches_torch_gradient_bit_for_bit_and_an_exact_value(n, d, density, scale, seed, weighted,
+                                                                           reduction, dtype):
+    # Gradient: torch's own kernel, reduced the way the generic path reduces it. Value: the
+    # per-entry loss alpha^x softplus((1 - 2x) z) summed in float64 with log1p, which torch's
+    # kernel only approximates (z - log_sigmoid(z) cancels for confident negatives: at z = -16
+    # it returns 0 for 1.1e-7).
+    g = torch.Generator().manual_seed(seed)
+    z = (scale * torch.randn(n, d, generator=g)).to(dtype)
+    x = (torch.rand(n, d, generator=g) < density).to(dtype)
+    alpha = 1.0 + 5.0 * torch.rand(d, generator=g) if weighted else None
+    ours_z, ref_z = z.clone().requires_grad_(), z.clone().requires_grad_()
+    loss = get_loss("wbce", alpha=alpha, reduction=reduction) if weighted else get_loss("bce", reduction=reduction)
+    ours = loss(ours_z, x)
+    per_entry = F.binary_cross_entropy_with_logits(
+        ref_z, x, pos_weight=None if alpha is None else alpha.to(dtype), reduction="none")
+    (per_entry.mean() if reduction == "mean" else per_entry.sum()).backward()
+    ours.backward()
+    assert torch.equal(ours_z.grad, ref_z.grad)
+
+    s, x64 = ((1 - 2 * x) * z).double(), x.double()
+    exact = (torch.clamp(s, min=0) + torch.log1p(torch.exp(-s.abs())))
+    if alpha is not None:
+        exact = exact * torch.where(x64 == 1, alpha.double(), 1.0)
+    exact = exact.mean() if reduction == "mean" else exact.sum()
+    tolerance = 1e-6 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(ours.double(), exact, rtol=tolerance, atol=tolerance * 1e-3)
+
+
+def test_reduced_bce_keeps_confident_entries_exact():
+    # A confident, correct positive (z = 30) and negative (z = -30): softplus(-30) ~ 9.4e-14 each.
+    # Written as softplus(z) - x z, the positive would cancel to 0 in float32.
+    z = torch.tensor([[30.0, -30.0]])
+    x = torch.tensor([[1.0, 0.0]])
+    assert get_loss("bce", reduction="sum")(z, x).item() == pytest.approx(2 * math.log1p(math.exp(-30.0)), rel=1e-6)
+
+
+def _csr(dense: torch.Tensor) -> torch.Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return dense.to_sparse_csr()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 9),
+    d=st.integers(1, 30),
+    density=st.floats(0.0, 1.0),
+    scale=st.sampled_from([0.1, 1.0, 10.0, 100.0]),
+    seed=st.integers(0, 10_000),
+    alpha=st.sampled_from(["none", "vector", "scalar"]),
+    reduction=st.sampled_from(["mean", "sum"]),
+)
+def test_sparse_target_matches_the_dense_one_and_torchs_gradient(n, d, density, scale, seed, alpha, reduction):
+    g = torch.Generator().manual_seed(seed)
+    z = scale * torch.randn(n, d, generator=g)
+    x = (torch.rand(n, d, generator=g) < density).float()
+    params = {"vector": {"alpha": 1.0 + 5.0 * torch.rand(d, generator=g)}, "scalar": {"alpha": 3.0}, "none": {}}[alpha]
+    loss = get_loss("bce" if alpha == "none" else "wbce", reduction=reduction, **params)
+    sparse_z, torch_z = z.clone().requires_grad_(), z.clone().requires_grad_()
+    value = loss(sparse_z, _csr(x))
+    value.backward()
+    pos_weight = None if alpha == "none" else loss.alpha
+    per_entry = F.binary_cross_entropy_with_logits(torch_z, x, pos_weight=pos_weight, reduction="none")
+    (per_entry.mean() if reduction == "mean" else per_entry.sum()).backward()
+    assert torch.equal(sparse_z.grad, torch_z.grad)
+    torch.testing.assert_close(value, loss(z, x), rtol=1e-6, atol=1e-9)
+
+
+def test_sparse_target_errors_name_what_is_wrong():
+    z = torch.zeros(2, 3)
+    x = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match="reduction='mean' or 'sum'"):
+        get_loss("bce", reduction="none")(z, _csr(x))
+    with pytest.raises(ValueError, match="shape"):
+        get_loss("bce")(torch.zeros(2, 4), _csr(x))
+    with pytest.raises(ValueError, match="stores 1 values other than 1"):
+        get_loss("bce")(z, _csr(torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 1.0]])))
+    with pytest.raises(ValueError, match="dtype"):
+        get_loss("bce")(z, _csr(x.double()))
+    for name in ("mse", "focal", "dice", "poisson"):
+        with pytest.raises(ValueError, match="needs a dense target"):
+            build(name, d=3)(z, _csr(x))
 
 
 # --- bad input ------------------------------------------------------------------------------------

@@ -89,6 +89,26 @@ def test_sparse_path_matches_dense_path_values_and_gradients():
         torch.testing.assert_close(p_sparse.grad, p_dense.grad, rtol=1e-4, atol=1e-5, msg=name)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_sparse_products_equal_torch_sparse_mm_bit_for_bit(seed):
+    # The sparse layer's forward (A @ W) and weight gradient (A.T @ G) against torch.sparse.mm on the
+    # same CSR tensors: equal bits, so moving between the two never changes a trained model.
+    rng = np.random.default_rng(seed)
+    rows = sp.random_array((64, 700), density=0.03, format="csr", rng=rng, dtype=np.float32)
+    rows.data[:] = rng.integers(1, 6, rows.nnz)  # counts too, not only 0/1
+    rows = sp.csr_array(rows.toarray() * (rng.random((64, 1)) < 0.9))  # and some empty rows
+    batch = SparseBatch.from_scipy(rows)
+    weight = torch.randn(700, 200, generator=torch.Generator().manual_seed(seed)).requires_grad_()
+    grad = torch.randn(64, 200, generator=torch.Generator().manual_seed(seed + 100))
+    layer = SparseInputLinear(700, 200)
+    layer.weight = nn.Parameter(weight.detach().clone())
+    layer.bias = nn.Parameter(torch.zeros(200))
+    out = layer(batch)
+    assert torch.equal(out, torch.sparse.mm(batch.matrix, weight.detach()))
+    out.backward(grad)
+    assert torch.equal(layer.weight.grad, torch.sparse.mm(batch.transpose, grad))
+
+
 def test_flops_per_sample_formula():
     model = Autoencoder(1000)
     macs = 1000 * 200 + 200 * 50 + 50 * 200 + 200 * 1000

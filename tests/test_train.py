@@ -67,6 +67,25 @@ def test_sparse_and_dense_paths_train_the_same_model(binary_data):
     )
 
 
+@pytest.mark.parametrize("loss_name", ["bce", "wbce"])
+def test_fast_bce_routes_train_the_same_weights_as_torchs_kernel(binary_data, loss_name, monkeypatch):
+    X_train, X_val = _split(binary_data[0])
+    params = {"alpha": positive_weights(X_train)} if loss_name == "wbce" else {}
+    fast = get_loss(loss_name, **params)
+    model_fast = seeded_model(X_train.shape[1], 0)
+    fast_result = train(model_fast, fast, X_train, X_val, TrainConfig(**FAST), progress=False)
+    reference = get_loss(loss_name, **params)
+    # The reference: a dense target, torch's per-entry kernel and a plain mean, the route before the
+    # summed one and the sparse target.
+    monkeypatch.setattr(type(reference), "_reduced", lambda self, z, x: self.unreduced(z, x).mean())
+    monkeypatch.setattr(type(reference), "accepts_sparse_target", False)
+    model_reference = seeded_model(X_train.shape[1], 0)
+    reference_result = train(model_reference, reference, X_train, X_val, TrainConfig(**FAST), progress=False)
+    _assert_same_weights(_weights(model_fast), _weights(model_reference))
+    np.testing.assert_allclose([h["val_loss"] for h in fast_result.history],
+                               [h["val_loss"] for h in reference_result.history], rtol=1e-5)
+
+
 def test_interrupted_run_resumes_to_identical_weights(binary_data, tmp_path):
     X_train, X_val = _split(binary_data[0])
     loss = get_loss("wbce", alpha=positive_weights(X_train))
