@@ -185,27 +185,29 @@ class _SummedBCEWithLogitsSparseTarget(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, logits, rows, cols, pos_weight):
+    def forward(ctx, logits, positives, cols, pos_weight):
+        # positives: flat (row-major) indices of the 1s; take/put_ on them are ~2x faster than
+        # indexing with a (rows, cols) pair.
         per_entry = F.softplus(logits, threshold=40.0)
-        at_positives = F.softplus(-logits[rows, cols], threshold=40.0)
-        per_entry[rows, cols] = at_positives
+        at_positives = F.softplus(-torch.take(logits, positives), threshold=40.0)
+        per_entry.put_(positives, at_positives)
         total = per_entry.sum()
         if pos_weight is not None:
             total = total + torch.dot(pos_weight.expand(logits.shape[1])[cols] - 1, at_positives)
-        ctx.save_for_backward(logits, rows, cols, pos_weight)
+        ctx.save_for_backward(logits, positives, cols, pos_weight)
         return total
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        logits, rows, cols, pos_weight = ctx.saved_tensors
+        logits, positives, cols, pos_weight = ctx.saved_tensors
         grad_logits = torch.sigmoid(logits)
-        at_positives = grad_logits[rows, cols]
+        at_positives = torch.take(grad_logits, positives)
         if pos_weight is None:
-            grad_logits[rows, cols] = at_positives - 1
+            grad_logits.put_(positives, at_positives - 1)
         else:
             weight = pos_weight.expand(logits.shape[1])[cols]
-            grad_logits[rows, cols] = weight.add(1).sub_(1).mul_(at_positives).sub_(weight)
+            grad_logits.put_(positives, weight.add(1).sub_(1).mul_(at_positives).sub_(weight))
         return grad_logits.mul_(grad), None, None, None
 
 
@@ -214,9 +216,10 @@ def _reduce_bce(logits, target, pos_weight, reduction: str) -> torch.Tensor:
         if reduction == "none":
             raise ValueError("A sparse target needs reduction='mean' or 'sum'; for per-entry values pass "
                              "a dense target (target.to_dense()).")
+        cols = target.col_indices()
         rows = torch.repeat_interleave(torch.arange(target.shape[0], device=target.device),
                                        target.crow_indices().diff())
-        total = _SummedBCEWithLogitsSparseTarget.apply(logits, rows, target.col_indices(), pos_weight)
+        total = _SummedBCEWithLogitsSparseTarget.apply(logits, rows * target.shape[1] + cols, cols, pos_weight)
     elif reduction == "none":
         return F.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight, reduction="none")
     else:
