@@ -14,6 +14,11 @@ per sample (see each class).
 Build a loss by name with :func:`get_loss`; compute the per-feature positive weights of the weighted
 losses with :func:`positive_weights` from the training split only.
 
+BCE and weighted BCE also take the target as a torch sparse CSR tensor that stores the 1s
+(``reduction`` ``"mean"`` or ``"sum"``; see :attr:`ReconstructionLoss.accepts_sparse_target`), and
+reduce along a faster route than torch's per-entry kernel; both give torch's gradient bit for bit,
+so a model trains to the same weights whichever route it takes.
+
 **Count losses** (:data:`COUNT_LOSSES`; the paper's "future work", and the forum user of
 ``001``) take the same unconstrained network outputs ``z`` and a target of non-negative integer
 counts. Their mean is ``mu = softplus(z)``: it grows linearly rather than exponentially, so no
