@@ -265,7 +265,9 @@ def test_reduced_bce_matches_torch_gradient_bit_for_bit_and_an_exact_value(n, d,
     if alpha is not None:
         exact = exact * torch.where(x64 == 1, alpha.double(), 1.0)
     exact = exact.mean() if reduction == "mean" else exact.sum()
-    tolerance = 1e-6 if dtype == torch.float32 else 1e-12
+    # float32: a few ulps per entry plus the reduction's rounding; float64 would expose torch's
+    # softplus threshold of 20 (exp(-20) = 2e-9), which the route must not use.
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-12
     torch.testing.assert_close(ours.double(), exact, rtol=tolerance, atol=tolerance * 1e-3)
 
 
@@ -306,7 +308,7 @@ def test_sparse_target_matches_the_dense_one_and_torchs_gradient(n, d, density, 
     per_entry = F.binary_cross_entropy_with_logits(torch_z, x, pos_weight=pos_weight, reduction="none")
     (per_entry.mean() if reduction == "mean" else per_entry.sum()).backward()
     assert torch.equal(sparse_z.grad, torch_z.grad)
-    torch.testing.assert_close(value, loss(z, x), rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(value, loss(z, x), rtol=1e-5, atol=1e-9)
 
 
 def test_sparse_target_errors_name_what_is_wrong():
