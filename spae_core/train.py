@@ -217,9 +217,12 @@ def iterate_batches(X: sp.csr_array, batch_size: int, device, order: np.ndarray 
     The target is the batch as a dense tensor, or with ``dense_target=False`` the batch's own
     sparse CSR tensor (for a loss that :attr:`~spae_core.losses.ReconstructionLoss.accepts_sparse_target`).
     """
+    if order is not None:
+        # One gather for the epoch, then contiguous slices: the same batches as gathering each
+        # batch's rows, for a fraction of scipy's per-call overhead.
+        X = X[order]
     for start, stop in _batch_bounds(X.shape[0], batch_size):
-        rows = X[order[start:stop]] if order is not None else X[start:stop]
-        batch = SparseBatch.from_scipy(rows, device=device, with_transpose=with_transpose)
+        batch = SparseBatch.from_scipy(X[start:stop], device=device, with_transpose=with_transpose)
         yield batch, batch.to_dense() if dense_target else batch.matrix
 
 

@@ -86,6 +86,22 @@ def test_fast_bce_routes_train_the_same_weights_as_torchs_kernel(binary_data, lo
                                [h["val_loss"] for h in reference_result.history], rtol=1e-5)
 
 
+@pytest.mark.parametrize("dense_target", [True, False])
+def test_batches_are_the_ordered_rows(binary_data, dense_target):
+    from spae_core.train import iterate_batches
+
+    X = binary_data[0][:101]  # 101 = 3 x 32 + 5 rows: a short last batch
+    order = np.random.default_rng(7).permutation(X.shape[0])
+    seen = []
+    for batch, target in iterate_batches(X, 32, "cpu", order, with_transpose=True, dense_target=dense_target):
+        dense = batch.to_dense().numpy()
+        np.testing.assert_array_equal(batch.transpose.to_dense().numpy(), dense.T)
+        np.testing.assert_array_equal(target.numpy() if dense_target else target.to_dense().numpy(), dense)
+        seen.append(dense)
+    assert [len(b) for b in seen] == [32, 32, 32, 5]
+    np.testing.assert_array_equal(np.concatenate(seen), X[order].toarray())
+
+
 def test_interrupted_run_resumes_to_identical_weights(binary_data, tmp_path):
     X_train, X_val = _split(binary_data[0])
     loss = get_loss("wbce", alpha=positive_weights(X_train))
