@@ -311,6 +311,18 @@ def test_sparse_target_matches_the_dense_one_and_torchs_gradient(n, d, density, 
     torch.testing.assert_close(value, loss(z, x), rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_reduced_bce_backward_twice_with_retained_graph(sparse):
+    # The backward reuses a forward buffer; a second backward over a retained graph must agree.
+    g = torch.Generator().manual_seed(3)
+    z = torch.randn(5, 7, generator=g).requires_grad_()
+    x = (torch.rand(5, 7, generator=g) < 0.3).float()
+    value = get_loss("bce")(z, _csr(x) if sparse else x)
+    (first,) = torch.autograd.grad(value, z, retain_graph=True)
+    (second,) = torch.autograd.grad(value, z)
+    assert torch.equal(first, second)
+
+
 def test_sparse_target_errors_name_what_is_wrong():
     z = torch.zeros(2, 3)
     x = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
