@@ -10,6 +10,12 @@ export OMP_NUM_THREADS ?= 2
 export MKL_NUM_THREADS ?= 2
 export PYTHONHASHSEED := 0
 export SPAE_ROOT := $(CURDIR)
+# Speed, not results: by default glibc hands freed blocks over 128 KiB back to the OS, so each
+# training step's new batch-sized tensors arrive as fresh pages (~350 page faults per step at
+# d = 5,000). Keeping freed memory for reuse makes a step ~3% faster here (paired runs) and
+# leaves every number unchanged. glibc reads these at process start; other libcs ignore them.
+export MALLOC_MMAP_THRESHOLD_ ?= 33554432
+export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
 
 SECTIONS := $(basename $(notdir $(sort $(wildcard notebooks/[0-9]*.md))))
 SECTIONS_DIR := book/sections

@@ -21,6 +21,9 @@ Model FLOPs follow the usual convention of 6 per weight per sample (2 forward, 4
 dense network; the sparse path does less arithmetic for the same model, so its share can exceed
 what a dense loop could reach.
 
+`make bench` runs it with the Makefile's environment (threads, and the glibc settings that reuse
+freed memory; the header line prints them).
+
     python benchmarks/bench_training.py            # d = 1,000, 5,000, 17,770
     python benchmarks/bench_training.py --quick    # a smoke run
 """
@@ -109,14 +112,15 @@ def main() -> None:
     parser.add_argument("--density", type=float, default=0.02)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--batches", type=int, default=24, help="batches per timed epoch")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="d = 1,000 only, one repeat")
     args = parser.parse_args()
     if args.quick:
         args.widths, args.repeats, args.batches = [1000], 1, 8
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, best of {args.repeats} repeats")
+    malloc = {k: os.environ.get(k, "unset") for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, best of {args.repeats} repeats; {malloc}")
     print(f"{'d':>7} {'path':>22} {'samples/s':>10} {'GFLOP/s':>8} {'of GEMM':>8}")
     gemm_rates = []
     for d in args.widths:
