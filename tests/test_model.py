@@ -109,6 +109,27 @@ def test_sparse_products_equal_torch_sparse_mm_bit_for_bit(seed):
     assert torch.equal(layer.weight.grad, torch.sparse.mm(batch.transpose, grad))
 
 
+@pytest.mark.parametrize("n_features", [37, 1000, 5000])
+def test_output_layer_equals_nn_linear_bit_for_bit(n_features):
+    # The decoder's last layer adds its bias after the product; against nn.Linear (addmm) on the
+    # widths the library trains (200 -> d), values and all gradients must be the same bits.
+    model = seeded_model(n_features, 3)
+    ours = model.decoder[-1]
+    reference = nn.Linear(ours.in_features, ours.out_features)
+    reference.load_state_dict(ours.state_dict())
+    g = torch.Generator().manual_seed(n_features)
+    x_ours = torch.relu(torch.randn(256, ours.in_features, generator=g)).requires_grad_()
+    x_ref = x_ours.detach().clone().requires_grad_()
+    out_ours, out_ref = ours(x_ours), reference(x_ref)
+    assert torch.equal(out_ours, out_ref)
+    upstream = torch.randn(out_ours.shape, generator=g)
+    out_ours.backward(upstream)
+    out_ref.backward(upstream)
+    assert torch.equal(x_ours.grad, x_ref.grad)
+    assert torch.equal(ours.weight.grad, reference.weight.grad)
+    assert torch.equal(ours.bias.grad, reference.bias.grad)
+
+
 def test_flops_per_sample_formula():
     model = Autoencoder(1000)
     macs = 1000 * 200 + 200 * 50 + 50 * 200 + 200 * 1000
