@@ -140,6 +140,12 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
     return values
 
 
+#: ``softplus`` returns its input above this; torch's default of 20 drops exp(-20) = 2e-9, visible in
+#: float64. Past 40 the dropped exp(-40) is below float64 resolution, and exp(40) is still finite
+#: in float32.
+_SOFTPLUS_THRESHOLD = 40.0
+
+
 class _SummedBCEWithLogits(torch.autograd.Function):
     """``sum`` over all entries of BCE on logits for a 0/1 target, optionally with ``pos_weight``.
 
@@ -157,10 +163,7 @@ class _SummedBCEWithLogits(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits, target, pos_weight):
-        # softplus returns its input above `threshold`; torch's default of 20 costs exp(-20) = 2e-9,
-        # visible in float64. Past 40 the dropped exp(-40) is below float64 resolution; exp(40)
-        # is still finite in float32.
-        per_entry = F.softplus(target.mul(-2).add_(1).mul_(logits), threshold=40.0)
+        per_entry = F.softplus(target.mul(-2).add_(1).mul_(logits), threshold=_SOFTPLUS_THRESHOLD)
         total = per_entry.sum()
         if pos_weight is not None:
             # alpha_j x_j softplus(-z) = softplus(-z) + (alpha_j - 1) x_j softplus(-z).
@@ -198,8 +201,8 @@ class _SummedBCEWithLogitsSparseTarget(torch.autograd.Function):
     def forward(ctx, logits, positives, cols, pos_weight):
         # positives: flat (row-major) indices of the 1s; take/put_ on them are ~2x faster than
         # indexing with a (rows, cols) pair.
-        per_entry = F.softplus(logits, threshold=40.0)
-        at_positives = F.softplus(-torch.take(logits, positives), threshold=40.0)
+        per_entry = F.softplus(logits, threshold=_SOFTPLUS_THRESHOLD)
+        at_positives = F.softplus(-torch.take(logits, positives), threshold=_SOFTPLUS_THRESHOLD)
         per_entry.put_(positives, at_positives)
         total = per_entry.sum()
         if pos_weight is not None:

@@ -146,9 +146,10 @@ class _OutputLinear(nn.Linear):
 
     ``nn.Linear`` calls ``addmm``, which first copies the broadcast bias into a fresh
     ``batch x d`` output and then accumulates the product into it: at d = 5,000 that copy is a
-    cold 5 MB write costing ~1% of a training step. Adding the bias afterwards gives the same
-    values here (the product's 200-term sums are rounded once before the bias either way; checked
-    in the tests) without that extra pass.
+    cold 5 MB write; skipping it made a training step 0.6% and 2.7% faster (medians of six paired
+    runs, measured twice). On the widths the library trains (200 -> d) the values
+    and gradients are the same bits as ``nn.Linear``'s (checked in the tests); with another BLAS
+    or a much wider hidden layer the two may round differently.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,8 @@ from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6
 from .statistics import paired_best
 
-__all__ = ["baseline_table", "expected_loss_table", "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table"]
+__all__ = ["baseline_table", "expected_loss_table", "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table",
+           "separation_counts"]
 
 
 def expected_loss_table(target_sparsity: float = 0.999, losses=("mse", "bce", "wmse", "wbce", "focal", "dice"),
@@ -314,4 +315,46 @@ def paired_difference_table(records: pd.DataFrame, metrics, reference, candidate
     table = cells.pivot_table(index=index, columns=candidate, values="cell", aggfunc="first", sort=False)
     table = table.reindex(columns=list(dict.fromkeys(rows[candidate])))
     table.columns.name = f"{candidate} - {reference}"
+    return table
+
+
+def separation_counts(records: pd.DataFrame, metrics: dict, reference, candidate: str = "loss", by=("dataset",),
+                      alpha: float = 0.05) -> pd.DataFrame:
+    """How many (group, candidate) pairs are separated better or worse than ``reference``, per metric.
+
+    A pair counts as *better* (or *worse*) where the seed-paired difference of
+    :func:`spae_core.statistics.paired_differences` points that way and its Holm-adjusted p-value
+    is below ``alpha``; every other pair, an undefined one included, is *not separated*.
+
+    Parameters
+    ----------
+    records : DataFrame
+        One row per run.
+    metrics : dict
+        ``{metric: higher_is_better}``, e.g. ``{"nonzero_exact": True, "mae_nonzero": False}``.
+    reference
+        The ``candidate`` value the others are compared with.
+    candidate : str, default="loss"
+    by : sequence of str, default=("dataset",)
+    alpha : float, default=0.05
+
+    Returns
+    -------
+    DataFrame
+        Index ``metric``; columns ``pairs``, ``better``, ``worse``, ``not separated``.
+    """
+    from .statistics import paired_differences
+
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}.")
+    rows = []
+    for metric, higher_is_better in metrics.items():
+        tests = paired_differences(records, metric, reference, candidate=candidate, by=by)
+        towards_better = tests["difference"] if higher_is_better else -tests["difference"]
+        separated = tests["p_holm"] < alpha
+        better, worse = int((separated & (towards_better > 0)).sum()), int((separated & (towards_better < 0)).sum())
+        rows.append({"metric": metric, "pairs": len(tests), "better": better, "worse": worse,
+                     "not separated": len(tests) - better - worse})
+    table = pd.DataFrame(rows).set_index("metric")
+    table.columns.name = f"vs {candidate} = {reference}"
     return table

@@ -11,7 +11,7 @@ from scipy import stats
 
 from spae_core.figures import parameter_sweep_figure
 from spae_core.statistics import paired_differences, summarise
-from spae_core.tables import paired_difference_table
+from spae_core.tables import paired_difference_table, separation_counts
 
 
 def _records():
@@ -66,6 +66,27 @@ def test_paired_difference_table_cells():
     assert two.index.names == ["dataset", "metric"]
     with pytest.raises(ValueError, match="reference"):
         paired_difference_table(records, "score", "absent")
+
+
+def test_separation_counts_from_scipy_tests_and_holm():
+    records, values = _records()
+    # Expected from scipy: paired t-test per (dataset, candidate), Holm within each dataset.
+    expected = {"better": 0, "worse": 0}
+    for dataset, candidates in {"a": ["x", "y"], "b": ["x"]}.items():
+        p = [stats.ttest_rel(values[(dataset, c)], values[(dataset, "ref")]).pvalue for c in candidates]
+        order = np.argsort(p)
+        adjusted = np.maximum.accumulate([min(1.0, (len(p) - rank) * p[i]) for rank, i in enumerate(order)])
+        for rank, i in enumerate(order):
+            difference = np.mean(np.subtract(values[(dataset, candidates[i])], values[(dataset, "ref")]))
+            if adjusted[rank] < 0.05:
+                expected["better" if difference > 0 else "worse"] += 1
+    assert expected == {"better": 1, "worse": 1}  # the data are built so: a/x up, b/x down, a/y neither
+    table = separation_counts(records.assign(error=records["score"]), {"score": True, "error": False}, "ref")
+    assert table.loc["score"].tolist() == [3, expected["better"], expected["worse"], 1]
+    # Lower is better for "error": the same differences count the other way round.
+    assert table.loc["error"].tolist() == [3, expected["worse"], expected["better"], 1]
+    with pytest.raises(ValueError, match="alpha"):
+        separation_counts(records, {"score": True}, "ref", alpha=0)
 
 
 def test_parameter_sweep_figure_draws_one_line_per_group():

@@ -230,35 +230,52 @@ def test_property_finite_nonnegative_and_reductions(n, d, density, scale, seed, 
 
 
 # --- the summed BCE route: same gradients as torch, bit for bit ---------------------------------
-@settings(max_examples=40, deadline=None)
-@given(
+BCE_CASES = dict(
     n=st.integers(1, 9),
     d=st.integers(1, 30),
     density=st.floats(0.0, 1.0),
     scale=st.sampled_from([0.1, 1.0, 10.0, 100.0]),
     seed=st.integers(0, 10_000),
-    weighted=st.booleans(),
     reduction=st.sampled_from(["mean", "sum"]),
-    dtype=st.sampled_from([torch.float32, torch.float64]),
 )
-def test_reduced_bce_matches_torch_gradient_bit_for_bit_and_an_exact_value(n, d, density, scale, seed, weighted,
-                                                                           reduction, dtype):
-    # Gradient: torch's own kernel, reduced the way the generic path reduces it. Value: the
-    # per-entry loss alpha^x softplus((1 - 2x) z) summed in float64 with log1p, which torch's
-    # kernel only approximates (z - log_sigmoid(z) cancels for confident negatives: at z = -16
-    # it returns 0 for 1.1e-7).
+
+
+def _bce_case(n, d, density, scale, seed, dtype=torch.float32):
+    """Logits, a 0/1 target and a generator left ready to draw the case's weights."""
     g = torch.Generator().manual_seed(seed)
     z = (scale * torch.randn(n, d, generator=g)).to(dtype)
     x = (torch.rand(n, d, generator=g) < density).to(dtype)
-    alpha = 1.0 + 5.0 * torch.rand(d, generator=g) if weighted else None
-    ours_z, ref_z = z.clone().requires_grad_(), z.clone().requires_grad_()
-    loss = get_loss("wbce", alpha=alpha, reduction=reduction) if weighted else get_loss("bce", reduction=reduction)
-    ours = loss(ours_z, x)
-    per_entry = F.binary_cross_entropy_with_logits(
-        ref_z, x, pos_weight=None if alpha is None else alpha.to(dtype), reduction="none")
+    return z, x, g
+
+
+def _torch_kernel_gradient(z, x, pos_weight, reduction):
+    """The gradient of torch's own kernel, reduced the way the generic loss path reduces it."""
+    z = z.clone().requires_grad_()
+    per_entry = F.binary_cross_entropy_with_logits(z, x, pos_weight=pos_weight, reduction="none")
     (per_entry.mean() if reduction == "mean" else per_entry.sum()).backward()
-    ours.backward()
-    assert torch.equal(ours_z.grad, ref_z.grad)
+    return z.grad
+
+
+def _our_value_and_gradient(loss, z, target):
+    z = z.clone().requires_grad_()
+    value = loss(z, target)
+    value.backward()
+    return value, z.grad
+
+
+@settings(max_examples=40, deadline=None)
+@given(**BCE_CASES, weighted=st.booleans(), dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_reduced_bce_matches_torch_gradient_bit_for_bit_and_an_exact_value(n, d, density, scale, seed, reduction,
+                                                                           weighted, dtype):
+    # Gradient: torch's own kernel. Value: the per-entry loss alpha^x softplus((1 - 2x) z) summed in
+    # float64 with log1p, which torch's kernel only approximates (z - log_sigmoid(z) cancels for
+    # confident negatives: at z = -16 it returns 0 for 1.1e-7).
+    z, x, g = _bce_case(n, d, density, scale, seed, dtype)
+    alpha = 1.0 + 5.0 * torch.rand(d, generator=g) if weighted else None
+    loss = get_loss("wbce", alpha=alpha, reduction=reduction) if weighted else get_loss("bce", reduction=reduction)
+    ours, gradient = _our_value_and_gradient(loss, z, x)
+    pos_weight = None if alpha is None else alpha.to(dtype)
+    assert torch.equal(gradient, _torch_kernel_gradient(z, x, pos_weight, reduction))
 
     s, x64 = ((1 - 2 * x) * z).double(), x.double()
     exact = (torch.clamp(s, min=0) + torch.log1p(torch.exp(-s.abs())))
@@ -286,28 +303,14 @@ def _csr(dense: torch.Tensor) -> torch.Tensor:
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    n=st.integers(1, 9),
-    d=st.integers(1, 30),
-    density=st.floats(0.0, 1.0),
-    scale=st.sampled_from([0.1, 1.0, 10.0, 100.0]),
-    seed=st.integers(0, 10_000),
-    alpha=st.sampled_from(["none", "vector", "scalar"]),
-    reduction=st.sampled_from(["mean", "sum"]),
-)
-def test_sparse_target_matches_the_dense_one_and_torchs_gradient(n, d, density, scale, seed, alpha, reduction):
-    g = torch.Generator().manual_seed(seed)
-    z = scale * torch.randn(n, d, generator=g)
-    x = (torch.rand(n, d, generator=g) < density).float()
+@given(**BCE_CASES, alpha=st.sampled_from(["none", "vector", "scalar"]))
+def test_sparse_target_matches_the_dense_one_and_torchs_gradient(n, d, density, scale, seed, reduction, alpha):
+    z, x, g = _bce_case(n, d, density, scale, seed)
     params = {"vector": {"alpha": 1.0 + 5.0 * torch.rand(d, generator=g)}, "scalar": {"alpha": 3.0}, "none": {}}[alpha]
     loss = get_loss("bce" if alpha == "none" else "wbce", reduction=reduction, **params)
-    sparse_z, torch_z = z.clone().requires_grad_(), z.clone().requires_grad_()
-    value = loss(sparse_z, _csr(x))
-    value.backward()
+    value, gradient = _our_value_and_gradient(loss, z, _csr(x))
     pos_weight = None if alpha == "none" else loss.alpha
-    per_entry = F.binary_cross_entropy_with_logits(torch_z, x, pos_weight=pos_weight, reduction="none")
-    (per_entry.mean() if reduction == "mean" else per_entry.sum()).backward()
-    assert torch.equal(sparse_z.grad, torch_z.grad)
+    assert torch.equal(gradient, _torch_kernel_gradient(z, x, pos_weight, reduction))
     torch.testing.assert_close(value, loss(z, x), rtol=1e-5, atol=1e-9)
 
 
