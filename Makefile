@@ -22,7 +22,7 @@ SECTIONS_DIR := book/sections
 NBVAL_DIR := tests/_nbval
 GOLDEN_DIR := tests/golden
 
-.PHONY: setup test test-slow book golden bench clean
+.PHONY: setup test test-slow book golden publish reproduce bench clean
 
 setup: $(STAMP)
 
@@ -34,24 +34,30 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[data,book,test]'
 	touch $(STAMP)
 
-# Unit tests, then nbval: the current notebook sources, run with the ci preset against the golden
-# executed notebooks. Everything the notebooks write goes under $(NBVAL_DIR).
+# Unit tests (the tolerance lane among them: tests/test_portability.py retrains runs and compares
+# them with the golden records within calibrated tolerances), then the exact lane: nbval over the
+# current notebook sources run with the ci preset on the committed golden records
+# (tests/golden/results/, JSON only), with training off, against the golden executed notebooks.
+# Everything the notebooks write goes under $(NBVAL_DIR).
 test: setup
-	rm -rf $(NBVAL_DIR) && mkdir -p $(NBVAL_DIR)
+	rm -rf $(NBVAL_DIR) && mkdir -p $(NBVAL_DIR)/results
+	$(BIN)/python -m spae_core.published seed $(GOLDEN_DIR)/results $(NBVAL_DIR)/results
 	@set -e; for name in $(SECTIONS); do \
 	  test -f $(GOLDEN_DIR)/$$name.ipynb || { echo "no golden for $$name: run 'make golden' and review the diff"; exit 1; }; \
 	  cp $(GOLDEN_DIR)/$$name.ipynb $(NBVAL_DIR)/$$name.ipynb; \
 	  $(BIN)/jupytext --quiet --update --to ipynb -o $(NBVAL_DIR)/$$name.ipynb notebooks/$$name.md; \
 	  $(BIN)/papermill --prepare-only --log-level WARNING -f notebooks/params/ci.yaml $(NBVAL_DIR)/$$name.ipynb $(NBVAL_DIR)/$$name.ipynb; \
 	done
-	SPAE_RESULTS_DIR=$(CURDIR)/$(NBVAL_DIR)/results SPAE_EXECUTED_DIR=$(CURDIR)/$(NBVAL_DIR) TQDM_DISABLE=1 \
+	SPAE_RESULTS_DIR=$(CURDIR)/$(NBVAL_DIR)/results SPAE_EXECUTED_DIR=$(CURDIR)/$(NBVAL_DIR) SPAE_TRAINING=off TQDM_DISABLE=1 \
 	  $(BIN)/python -m pytest -m "not slow" tests $(NBVAL_DIR) --ignore=$(GOLDEN_DIR) \
 	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow tests --ignore=$(GOLDEN_DIR)
 
-# Golden executed notebooks for the nbval regression tests: regenerate on purpose, review the diff.
+# The golden baselines of both lanes, regenerated on purpose (review the diff): every section run
+# with the ci preset on a fresh store, the executed notebooks to $(GOLDEN_DIR), and the store's
+# JSON (no weights) to $(GOLDEN_DIR)/results.
 golden: setup
 	rm -rf $(NBVAL_DIR)/golden-results && mkdir -p $(GOLDEN_DIR) $(NBVAL_DIR)
 	@set -e; for name in $(SECTIONS); do \
@@ -62,15 +68,22 @@ golden: setup
 	    $(NBVAL_DIR)/$$name.source.ipynb $(GOLDEN_DIR)/$$name.ipynb; \
 	  rm $(NBVAL_DIR)/$$name.source.ipynb; \
 	done
+	$(BIN)/python -m spae_core.published export $(NBVAL_DIR)/golden-results $(GOLDEN_DIR)/results
 
-# Execute every section with the preset's parameters, then render. A failing notebook stops here
-# with its cell's error, and no book is left behind looking complete.
+# Execute every section with the preset's parameters, then render. The store results/$(PRESET)
+# is first seeded with the published runs (published/$(PRESET)/, committed), so only runs missing
+# from both are trained. A failing notebook stops here with its cell's error, and no book is left
+# behind looking complete. STORE (default results/$(PRESET)) and PUBLISHED let `make reproduce` reuse this.
+STORE ?= $(CURDIR)/results/$(PRESET)
+PUBLISHED ?= $(CURDIR)/published/$(PRESET)
 book: setup
-	rm -rf $(SECTIONS_DIR).partial _build/html && mkdir -p $(SECTIONS_DIR).partial
+	rm -rf $(SECTIONS_DIR).partial _build/html && mkdir -p $(SECTIONS_DIR).partial $(STORE)
+	@if [ -d $(PUBLISHED) ]; then $(BIN)/python -m spae_core.published seed $(PUBLISHED) $(STORE); \
+	  else echo "no published results for preset $(PRESET): every run is trained (or read from $(STORE))"; fi
 	@set -e; for name in $(SECTIONS); do \
 	  echo "== executing $$name (preset $(PRESET))"; \
 	  $(BIN)/jupytext --quiet --to ipynb --set-kernel python3 -o $(SECTIONS_DIR).partial/$$name.source.ipynb notebooks/$$name.md; \
-	  SPAE_EXECUTED_DIR=$(CURDIR)/$(SECTIONS_DIR).partial TQDM_DISABLE=1 SPAE_PROGRESS=terminal \
+	  SPAE_RESULTS_DIR=$(STORE) SPAE_EXECUTED_DIR=$(CURDIR)/$(SECTIONS_DIR).partial TQDM_DISABLE=1 SPAE_PROGRESS=terminal \
 	    $(BIN)/papermill --log-level WARNING --cwd notebooks -k python3 -f notebooks/params/$(PRESET).yaml \
 	    $(SECTIONS_DIR).partial/$$name.source.ipynb $(SECTIONS_DIR).partial/$$name.ipynb \
 	    || { echo "make book: notebook $$name failed (its error is above); no book was built."; exit 1; }; \
@@ -79,6 +92,21 @@ book: setup
 	rm -rf $(SECTIONS_DIR) && mv $(SECTIONS_DIR).partial $(SECTIONS_DIR)
 	$(BIN)/jupyter-book build . -W --keep-going
 	@echo "book: $(CURDIR)/_build/html/index.html"
+
+# Build the book (training whatever the store and the published runs lack), then replace
+# published/$(PRESET)/ by the store's JSON. Review and commit published/$(PRESET)/ afterwards.
+publish: book
+	$(BIN)/python -m spae_core.published export $(STORE) $(PUBLISHED)
+
+# Retrain the preset's runs from scratch into a store of their own (all of them, or SAMPLE=n drawn
+# with a fixed seed, the rest seeded from the published records), build the book from it, and
+# compare with the published records on the page "Reproduction against the published records".
+# Interrupted, it resumes: runs already retrained are kept.
+REPRO_STORE := $(CURDIR)/results/reproduce-$(PRESET)$(if $(SAMPLE),-sample$(SAMPLE))
+reproduce: setup
+	$(BIN)/python -m spae_core.reproduction prepare $(PUBLISHED) $(REPRO_STORE) $(if $(SAMPLE),--sample $(SAMPLE))
+	$(MAKE) book STORE=$(REPRO_STORE) PUBLISHED=$(REPRO_STORE)/no-seeding
+	@echo "reproduction: $(CURDIR)/_build/html/book/sections/14_reproduction.html (store $(REPRO_STORE))"
 
 bench: setup
 	$(BIN)/python benchmarks/bench_training.py

@@ -25,9 +25,7 @@ reconstruction metric of the runs depends on the values only through their order
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import inspect
 import json
 import time
 import warnings
@@ -41,8 +39,9 @@ from sklearn.decomposition import PCA, TruncatedSVD
 
 from . import metrics
 from .datasets import load
-from .evaluation import downstream_scores, evaluate, task_kind
-from .experiments import _atomic_write_json, evaluation_fingerprint, package_versions, subsample_rows
+from .evaluation import METRICS_VERSION, downstream_scores, evaluate, task_kind
+from .experiments import _atomic_write_json, subsample_rows, training_allowed
+from .provenance import machine_provenance, package_versions
 
 __all__ = [
     "BASELINES",
@@ -59,6 +58,12 @@ __all__ = [
 
 #: Bumped when the meaning of a stored baseline record changes.
 BASELINE_STORE_VERSION = 1
+
+#: The version of what this module computes, stored in every baseline record next to the
+#: metrics' :data:`spae_core.evaluation.METRICS_VERSION`. Bump it on purpose whenever a change here
+#: changes a stored number (not for docstrings or refactors): records of another version are
+#: recomputed from the data.
+BASELINES_VERSION = 1
 
 #: The baselines :func:`baseline_records` knows, by the name stored in its ``model`` column.
 BASELINES = ("pca50", "svd50", "ease")
@@ -411,18 +416,12 @@ def _record_path(results_dir, dataset: str, baseline: str, settings: dict) -> Pa
     return Path(results_dir) / "baselines" / f"{dataset}__{baseline}__{key}.json"
 
 
-@functools.cache
-def baseline_fingerprint() -> str:
-    """Hash of this module's source, stored with each record: changed baseline code recomputes."""
-    return hashlib.sha256(inspect.getsource(inspect.getmodule(baseline_fingerprint)).encode()).hexdigest()[:12]
-
-
 def _stored(path: Path) -> dict | None:
     if not path.exists():
         return None
     record = json.loads(path.read_text())
-    current = (record.get("evaluation_code") == evaluation_fingerprint()
-               and record.get("baseline_code") == baseline_fingerprint())
+    current = (record.get("metrics_version") == METRICS_VERSION
+               and record.get("baselines_version") == BASELINES_VERSION)
     return record if current else None
 
 
@@ -436,8 +435,9 @@ def baseline_records(datasets, results_dir, *, baselines=BASELINES, max_rows: in
     then ``dataset.split(seed=split_seed)``) and scored on its test split, so the numbers compare
     directly with the runs'. A record is stored as
     ``<results_dir>/baselines/<dataset>__<model>__<key>.json`` (``key``: hash of the dataset, the
-    baseline and its settings) and reused while the metric code (the runs' evaluation fingerprint)
-    and this module are unchanged; otherwise it is recomputed.
+    baseline and its settings) and reused while :data:`spae_core.evaluation.METRICS_VERSION` and
+    :data:`BASELINES_VERSION` are those it was computed with; otherwise it is recomputed (never
+    with ``SPAE_TRAINING=off``, the exact test lane, which renders committed records only).
 
     What each baseline measures:
 
@@ -481,7 +481,7 @@ def baseline_records(datasets, results_dir, *, baselines=BASELINES, max_rows: in
         ``n_features``, ``n_components`` / ``solver`` (PCA, SVD) or ``ease_lambda``,
         ``ease_lambda_at_grid_edge``, ``ease_validation_ap`` (EASE), the range fields above,
         ``seconds_fit`` and the ``seconds_*`` of ``evaluate``, ``notes`` and ``warnings`` (JSON
-        lists), ``evaluation_code``, ``baseline_code``, ``versions``.
+        lists), ``metrics_version``, ``baselines_version``, ``versions``, ``provenance``.
     """
     baselines = list(baselines)
     unknown = sorted(set(baselines) - set(BASELINES))
@@ -495,6 +495,10 @@ def baseline_records(datasets, results_dir, *, baselines=BASELINES, max_rows: in
                                  lambdas=lambdas, threshold=threshold, random_state=random_state)
             path = _record_path(results_dir, name, baseline, settings)
             record = _stored(path)
+            if record is None and not training_allowed():
+                raise RuntimeError(
+                    f"the baseline record {path} is missing or stale and SPAE_TRAINING=off (the exact test lane "
+                    "renders committed records only): regenerate the committed records with `make golden`.")
             if record is None:
                 if dataset is None:
                     dataset = subsample_rows(load(name, cache_dir=cache_dir), max_rows, split_seed)
@@ -543,9 +547,10 @@ def _compute(baseline: str, dataset, split, settings: dict) -> dict:
     record.update(
         notes=json.dumps(notes),
         warnings=json.dumps(sorted({str(w.message) for w in caught})),
-        evaluation_code=evaluation_fingerprint(),
-        baseline_code=baseline_fingerprint(),
+        metrics_version=METRICS_VERSION,
+        baselines_version=BASELINES_VERSION,
         versions=json.dumps(package_versions(), sort_keys=True),
+        provenance=json.dumps(machine_provenance(), sort_keys=True),
     )
     return record
 

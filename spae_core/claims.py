@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 
 from .statistics import holm, paired_group_difference
+from .tables import figure6_table
 
-__all__ = ["AWARE", "CLAIMS", "STANDARD", "Claim", "claim_units", "claim_verdicts", "figure6_claim", "highest_contingency_claim"]
+__all__ = ["AWARE", "CLAIMS", "STANDARD", "Claim", "all_claim_verdicts", "claim_units", "claim_verdicts", "figure6_claim",
+           "highest_contingency_claim"]
 
 #: The paper's sparsity-aware losses and its standard ones.
 AWARE = ("wmse", "wbce", "focal", "dice")
@@ -215,3 +217,16 @@ def highest_contingency_claim(records: pd.DataFrame, counterpart: str = "IMDB_1.
         reason += "; e.g. " + examples[0]
     return _row("contingency_highest_on_imdb", "Sec. 4.3.1", text, _verdict(ahead, behind, n, consistent=True),
                 ahead, behind, n, "Section 3, Figure 2b", reason)
+
+
+def all_claim_verdicts(records: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Every claim's verdict on the paper's six losses: :data:`CLAIMS`, the IMDB contingency claim and Figure 6.
+
+    Runs of other losses (e.g. the Mult-DAE likelihood) in ``records`` are left out, since the
+    claims are about the paper's losses. Columns as in :func:`claim_verdicts`.
+    """
+    paper_runs = records[records["loss"].isin(STANDARD + AWARE)]
+    return pd.concat([
+        claim_verdicts(paper_runs, alpha=alpha),
+        pd.DataFrame([highest_contingency_claim(paper_runs), figure6_claim(figure6_table(paper_runs, alpha=alpha))]),
+    ], ignore_index=True)

@@ -19,7 +19,16 @@ from . import metrics
 from .model import Autoencoder
 from .train import apply_in_batches
 
-__all__ = ["code_sparsity_fields", "downstream_scores", "evaluate", "evaluate_counts", "task_kind"]
+__all__ = ["METRICS_VERSION", "code_sparsity_fields", "downstream_scores", "evaluate", "evaluate_counts", "task_kind"]
+
+#: The version of what :func:`evaluate` and :func:`evaluate_counts` compute, stored in every run's
+#: record. Bump it, on purpose and in the same commit, whenever a change to this module or to
+#: :mod:`spae_core.metrics` changes any number they return (a formula, a default, a new or renamed
+#: field); leave it alone for refactors, docstrings and speed-ups that return the same numbers.
+#: Stored runs of another version are re-evaluated from their weights, and published records
+#: (no weights) stop the build with a message naming them. The tolerance lane of the tests
+#: (tests/test_portability.py) fails when the metrics move beyond what other CPUs explain.
+METRICS_VERSION = 1
 
 
 @contextmanager

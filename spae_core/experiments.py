@@ -4,7 +4,9 @@ Each run is described by a :class:`RunSpec`; its results live in their own direc
 ``<results_dir>/runs/``, named by the spec's content hash, so that
 
 - a finished run (``record.json`` present) is never redone: re-running a grid skips it; if the
-  metric code changed since, the run is re-evaluated from its saved weights, not retrained;
+  metrics changed since (:data:`spae_core.evaluation.METRICS_VERSION`), the run is re-evaluated
+  from its saved weights, not retrained; a stale record without weights (a published record,
+  see :mod:`spae_core.published`) stops the grid with :class:`StaleRecordsError` naming the runs;
 - an interrupted run resumes from its per-epoch checkpoint with the same final weights;
 - changing anything that affects a run (a hyper-parameter, the dataset rule, the seed) gives a
   new directory instead of silently reusing a stale result.
@@ -12,7 +14,8 @@ Each run is described by a :class:`RunSpec`; its results live in their own direc
 A run directory holds ``spec.json``, ``model.pt`` (the fitted estimator, see
 :meth:`spae_core.SparseAutoencoder.save`),
 ``history.json`` (per-epoch losses and seconds), ``distribution.json`` (the Figure 3 histogram)
-and ``record.json`` (spec, metrics, timings, device, versions), written last and atomically.
+and ``record.json`` (spec, metrics, timings, device, versions, the machine's provenance), written
+last and atomically. Only the JSON files are published; ``model.pt`` stays local.
 
 Grids run in parallel through joblib (``n_jobs``); with joblib's Dask backend the same code runs on
 a Dask cluster. Each run pins its torch thread count (``threads_per_run``), so a parallel grid
@@ -23,10 +26,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import json
 import os
-import platform
 import tempfile
 import time
 import warnings
@@ -40,13 +41,15 @@ from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from . import __version__
 from .datasets import count_dataset_names, load, load_counts
 from .estimator import SparseAutoencoder
-from .evaluation import evaluate, evaluate_counts
+from .evaluation import METRICS_VERSION, evaluate, evaluate_counts
 from .losses import DEFAULT_BETA, is_count_loss
+from .provenance import machine_provenance, package_versions
 
-__all__ = ["KEY_OMITTED_AT_DEFAULT", "RunSpec", "check_spec", "grid_specs", "is_count_dataset", "sweep_specs", "results_dir", "load_distributions", "load_histories", "load_records", "run_grid", "run_one", "subsample_rows"]
+__all__ = ["KEY_OMITTED_AT_DEFAULT", "RunSpec", "StaleRecordsError", "check_spec", "grid_specs", "is_count_dataset",
+           "sweep_specs", "results_dir", "load_distributions", "load_histories", "load_records", "package_versions",
+           "run_grid", "run_one", "subsample_rows", "training_allowed"]
 
 #: Bumped when the meaning of a stored run changes (what is trained or measured), so that old
 #: results are not mixed with new ones.
@@ -241,13 +244,13 @@ def _json_default(value):
     raise TypeError(f"cannot store {type(value).__name__} in JSON")
 
 
-def package_versions() -> dict:
-    """Versions of the packages a run depends on, recorded with every run."""
-    import scipy
-    import sklearn
+class StaleRecordsError(RuntimeError):
+    """Stored records computed by other metric code than this one, with no weights to re-evaluate them."""
 
-    return {"spae": __version__, "torch": torch.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__, "pandas": pd.__version__, "python": platform.python_version()}
+
+def training_allowed() -> bool:
+    """False when ``SPAE_TRAINING=off``: the exact test lane renders committed records and must train nothing."""
+    return os.environ.get("SPAE_TRAINING", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | None = None,
@@ -278,6 +281,7 @@ def run_one(spec: RunSpec, results_dir, *, device=None, threads_per_run: int | N
     record = _finished_record(run_dir)
     if record is not None:
         return record
+    _check_pending([spec], Path(results_dir))
     # Inside a Dask task joblib's Dask backend is inherited by nested Parallel calls, so
     # scikit-learn's own joblib calls (neighbours, DBSCAN) would become cluster tasks, and the
     # waiting worker would start a second run in the same process: keep a run's inner work local.
@@ -354,7 +358,8 @@ def _train_and_evaluate(spec: RunSpec, run_dir: Path, device, cache_dir, progres
         "device": estimator.device_,
         "torch_threads": torch.get_num_threads(),
         "versions": json.dumps(package_versions(), sort_keys=True),
-        "evaluation_code": evaluation_fingerprint(),
+        "provenance": json.dumps(machine_provenance(), sort_keys=True),
+        "metrics_version": METRICS_VERSION,
         **metrics,
         "warnings": json.dumps(sorted({str(w.message) for w in caught})),
     }
@@ -374,27 +379,40 @@ def _load_dataset(name: str, cache_dir):
     return (load_counts if is_count_dataset(name) else load)(name, cache_dir=cache_dir)
 
 
-@functools.cache
-def evaluation_fingerprint() -> str:
-    """Hash of the code that computes a run's metrics (``metrics`` and ``evaluation`` modules).
-
-    Stored in every record: when the metric code changes, stored runs are re-evaluated from their
-    saved weights instead of being reused with stale numbers or retrained.
-    """
-    from . import evaluation as evaluation_module
-    from . import metrics as metrics_module
-
-    source = inspect.getsource(metrics_module) + inspect.getsource(evaluation_module)
-    return hashlib.sha256(source.encode()).hexdigest()[:12]
-
-
 def _finished_record(run_dir: Path) -> dict | None:
-    """The stored record if the run finished and was evaluated by the current metric code."""
+    """The stored record if the run finished and was evaluated by the current metrics."""
     path = run_dir / "record.json"
     if not path.exists():
         return None
     record = json.loads(path.read_text())
-    return record if record.get("evaluation_code") == evaluation_fingerprint() else None
+    return record if record.get("metrics_version") == METRICS_VERSION else None
+
+
+def _stale_without_weights(run_dir: Path) -> bool:
+    """A record from other metrics whose weights are not here (a published record): nothing can re-evaluate it."""
+    return (run_dir / "record.json").exists() and not (run_dir / "model.pt").exists() \
+        and _finished_record(run_dir) is None
+
+
+def _check_pending(pending, results_dir: Path) -> None:
+    stale = [s.run_name for s in pending if _stale_without_weights(results_dir / "runs" / s.run_name)]
+    if stale:
+        found = sorted({json.loads((results_dir / "runs" / name / "record.json").read_text()).get("metrics_version")
+                        for name in stale}, key=str)
+        raise StaleRecordsError(
+            f"{len(stale)} stored run(s) in {results_dir} were evaluated by metrics version(s) {found}, but the code "
+            f"is at METRICS_VERSION {METRICS_VERSION}, and their weights are not stored (published records carry "
+            f"none), so they cannot be re-evaluated: {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}. "
+            "Regenerate them by retraining: `make publish PRESET=<preset>` (then commit published/<preset>/), or, "
+            "for the ci golden records, `make golden`."
+        )
+    if pending and not training_allowed():
+        names = [s.run_name for s in pending]
+        raise RuntimeError(
+            f"{len(pending)} run(s) are not in the store {results_dir} and training is off (SPAE_TRAINING=off: "
+            f"the exact test lane renders committed records only): {', '.join(names[:5])}"
+            f"{' ...' if len(names) > 5 else ''}. Regenerate the committed records with `make golden`."
+        )
 
 
 def run_grid(specs, results_dir, *, n_jobs: int = 1, threads_per_run: int | None = None, device=None,
@@ -426,6 +444,7 @@ def run_grid(specs, results_dir, *, n_jobs: int = 1, threads_per_run: int | None
         threads_per_run = 1
     results_dir = Path(results_dir)
     pending = [s for s in specs if _finished_record(results_dir / "runs" / s.run_name) is None]
+    _check_pending(pending, results_dir)
     stream = _progress_stream()
     bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="runs", unit="run", file=stream,
                disable=not progress or (stream is None and bool(os.environ.get("TQDM_DISABLE"))))

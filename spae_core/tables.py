@@ -358,3 +358,14 @@ def separation_counts(records: pd.DataFrame, metrics: dict, reference, candidate
     table = pd.DataFrame(rows).set_index("metric")
     table.columns.name = f"vs {candidate} = {reference}"
     return table
+
+
+def count_phrase(values: pd.Series) -> str:
+    """``"16 tied, 6 differs, 2 agrees"``: each distinct value with its count, most frequent first.
+
+    Ties in count are ordered by the value's text, so the phrase is the same whatever the order
+    of the rows (``value_counts`` alone leaves tied counts in an order that depends on the data).
+    """
+    counts = values.value_counts()
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    return ", ".join(f"{n} {value}" for value, n in ordered)

@@ -205,11 +205,19 @@ def test_store_reads_back_without_recomputation(tmp_path, cache_dir, monkeypatch
     with pytest.raises(pytest.fail.Exception, match="recomputed"):
         baseline_records(["thyroid"], tmp_path, baselines=("ease",), lambdas=(1.0, 2.0), cache_dir=cache_dir,
                          **TINY_GRID)
-    monkeypatch.setattr(baselines, "evaluation_fingerprint", lambda: "changed-code")
-    with pytest.raises(pytest.fail.Exception, match="recomputed"):
-        baseline_records(["thyroid"], tmp_path, baselines=("svd50",), cache_dir=cache_dir, **TINY_GRID)
+    # A bumped metrics or baselines version recomputes; the exact lane (training off) refuses to.
+    for constant in ("METRICS_VERSION", "BASELINES_VERSION"):
+        with monkeypatch.context() as patched:
+            patched.setattr(baselines, constant, getattr(baselines, constant) + 1)
+            with pytest.raises(pytest.fail.Exception, match="recomputed"):
+                baseline_records(["thyroid"], tmp_path, baselines=("svd50",), cache_dir=cache_dir, **TINY_GRID)
+            patched.setenv("SPAE_TRAINING", "off")
+            with pytest.raises(RuntimeError, match="SPAE_TRAINING=off.*make golden"):
+                baseline_records(["thyroid"], tmp_path, baselines=("svd50",), cache_dir=cache_dir, **TINY_GRID)
     record = json.loads((tmp_path / "baselines" / stored[0]).read_text())
-    assert record["evaluation_code"] != "changed-code" and record["baseline_code"] == baselines.baseline_fingerprint()
+    assert record["metrics_version"] == baselines.METRICS_VERSION
+    assert record["baselines_version"] == baselines.BASELINES_VERSION
+    assert json.loads(record["provenance"])["versions"]["torch"] == json.loads(record["versions"])["torch"]
 
 
 def test_baseline_records_rejects_unknown_baselines(tmp_path):

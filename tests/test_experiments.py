@@ -68,12 +68,49 @@ def test_changed_metric_code_reevaluates_without_retraining(tmp_path, cache_dir,
     first = run_one(spec, tmp_path, cache_dir=cache_dir)
     run_dir = tmp_path / "runs" / spec.run_name
     model_mtime = (run_dir / "model.pt").stat().st_mtime_ns
-    monkeypatch.setattr(experiments, "evaluation_fingerprint", lambda: "changed-code")
+    monkeypatch.setattr(experiments, "METRICS_VERSION", experiments.METRICS_VERSION + 1)
     monkeypatch.setattr(experiments.SparseAutoencoder, "fit", lambda *a, **k: pytest.fail("retrained"))
     again = run_one(spec, tmp_path, cache_dir=cache_dir)
-    assert again["evaluation_code"] == "changed-code"
+    assert again["metrics_version"] == experiments.METRICS_VERSION
     assert (run_dir / "model.pt").stat().st_mtime_ns == model_mtime
     assert again["ap_macro"] == first["ap_macro"] and again["train_seconds"] == first["train_seconds"]
+
+
+def test_stale_records_without_weights_stop_the_grid_with_their_names(tmp_path, cache_dir, monkeypatch):
+    """A published record (no weights) of older metrics is never silently reused nor retrained."""
+    import spae_core.experiments as experiments
+
+    specs = [RunSpec("thyroid", "bce", seed, **TINY) for seed in (0, 1)]
+    run_grid(specs, tmp_path, cache_dir=cache_dir, progress=False)
+    for spec in specs:
+        (tmp_path / "runs" / spec.run_name / "model.pt").unlink()
+    # Same version: the records are read back, weights or not.
+    assert run_grid(specs, tmp_path, cache_dir=cache_dir, progress=False)["seed"].tolist() == [0, 1]
+    monkeypatch.setattr(experiments, "METRICS_VERSION", experiments.METRICS_VERSION + 1)
+    monkeypatch.setattr(experiments.SparseAutoencoder, "fit", lambda *a, **k: pytest.fail("retrained"))
+    with pytest.raises(experiments.StaleRecordsError, match=rf"2 stored run.*{specs[0].run_name}.*make publish"):
+        run_grid(specs, tmp_path, cache_dir=cache_dir, progress=False)
+    with pytest.raises(experiments.StaleRecordsError, match=specs[1].run_name):
+        run_one(specs[1], tmp_path, cache_dir=cache_dir)
+
+
+def test_training_off_refuses_to_train_missing_runs(tmp_path, cache_dir, monkeypatch):
+    monkeypatch.setenv("SPAE_TRAINING", "off")
+    spec = RunSpec("thyroid", "focal", 0, **TINY)
+    with pytest.raises(RuntimeError, match=rf"1 run\(s\) are not in the store.*{spec.run_name}.*make golden"):
+        run_grid([spec], tmp_path, cache_dir=cache_dir, progress=False)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_record_carries_the_machine_provenance(tmp_path, cache_dir):
+    import torch
+
+    record = run_one(RunSpec("thyroid", "mse", 0, **TINY), tmp_path, cache_dir=cache_dir)
+    provenance = json.loads(record["provenance"])
+    assert provenance["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert provenance["versions"] == json.loads(record["versions"])
+    assert provenance["torch_threads"] == record["torch_threads"] and len(provenance["date"]) == 10
+    assert {"cpu", "mkl", "blas", "kernel_switches"} <= set(provenance)
 
 
 def test_sweep_specs_repeats_the_grid_per_value():
