@@ -22,7 +22,7 @@ SECTIONS_DIR := book/sections
 NBVAL_DIR := tests/_nbval
 GOLDEN_DIR := tests/golden
 
-.PHONY: setup test test-slow book golden publish reproduce bench clean
+.PHONY: setup test test-slow book golden publish reproduce bench calibrate clean
 
 setup: $(STAMP)
 
@@ -55,20 +55,26 @@ test: setup
 test-slow: setup
 	$(BIN)/python -m pytest -m slow tests --ignore=$(GOLDEN_DIR)
 
-# The golden baselines of both lanes, regenerated on purpose (review the diff): every section run
-# with the ci preset on a fresh store, the executed notebooks to $(GOLDEN_DIR), and the store's
-# JSON (no weights) to $(GOLDEN_DIR)/results.
+# The golden baselines of both lanes, regenerated on purpose (review the diff). By default the
+# notebooks are re-rendered from the committed golden records (tests/golden/results/, training
+# off), so only the executed notebooks can change; with RETRAIN=1 (after a change to training or
+# to the metrics) the ci runs are retrained on a fresh store and its JSON replaces the records.
 golden: setup
-	rm -rf $(NBVAL_DIR)/golden-results && mkdir -p $(GOLDEN_DIR) $(NBVAL_DIR)
+	rm -rf $(NBVAL_DIR)/golden-results && mkdir -p $(GOLDEN_DIR) $(NBVAL_DIR)/golden-results
+	@if [ -z "$(RETRAIN)" ] && [ -d $(GOLDEN_DIR)/results ]; then \
+	  $(BIN)/python -m spae_core.published seed $(GOLDEN_DIR)/results $(NBVAL_DIR)/golden-results; \
+	else echo "retraining the ci runs for the golden records"; fi
 	@set -e; for name in $(SECTIONS); do \
 	  echo "== golden $$name"; \
 	  $(BIN)/jupytext --quiet --to ipynb --set-kernel python3 -o $(NBVAL_DIR)/$$name.source.ipynb notebooks/$$name.md; \
 	  SPAE_RESULTS_DIR=$(CURDIR)/$(NBVAL_DIR)/golden-results SPAE_EXECUTED_DIR=$(CURDIR)/$(GOLDEN_DIR) TQDM_DISABLE=1 \
+	    SPAE_TRAINING=$(if $(RETRAIN),on,$(if $(wildcard $(GOLDEN_DIR)/results),off,on)) \
 	    $(BIN)/papermill --log-level WARNING --cwd notebooks -k python3 -f notebooks/params/ci.yaml \
 	    $(NBVAL_DIR)/$$name.source.ipynb $(GOLDEN_DIR)/$$name.ipynb; \
 	  rm $(NBVAL_DIR)/$$name.source.ipynb; \
 	done
-	$(BIN)/python -m spae_core.published export $(NBVAL_DIR)/golden-results $(GOLDEN_DIR)/results
+	@if [ -n "$(RETRAIN)" ] || [ ! -d $(GOLDEN_DIR)/results ]; then \
+	  $(BIN)/python -m spae_core.published export $(NBVAL_DIR)/golden-results $(GOLDEN_DIR)/results; fi
 
 # Execute every section with the preset's parameters, then render. The store results/$(PRESET)
 # is first seeded with the published runs (published/$(PRESET)/, committed), so only runs missing
@@ -110,6 +116,11 @@ reproduce: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_training.py
+
+# The tolerance lane's tolerances, measured under the kernel switches; review the diff of
+# tests/portability_tolerances.json. Needs the golden records (make golden).
+calibrate: setup
+	$(BIN)/python benchmarks/calibrate_tolerances.py
 
 clean:
 	rm -rf _build .pytest_cache $(NBVAL_DIR) $(SECTIONS_DIR) $(SECTIONS_DIR).partial

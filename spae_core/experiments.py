@@ -48,7 +48,7 @@ from .losses import DEFAULT_BETA, is_count_loss
 from .provenance import machine_provenance, package_versions
 
 __all__ = ["KEY_OMITTED_AT_DEFAULT", "RunSpec", "StaleRecordsError", "check_spec", "grid_specs", "is_count_dataset",
-           "sweep_specs", "results_dir", "load_distributions", "load_histories", "load_records", "package_versions",
+           "sweep_specs", "results_dir", "load_distributions", "load_histories", "load_records", "load_specs", "package_versions",
            "run_grid", "run_one", "subsample_rows", "training_allowed"]
 
 #: Bumped when the meaning of a stored run changes (what is trained or measured), so that old
@@ -479,6 +479,29 @@ def load_records(results_dir) -> pd.DataFrame:
     """Every finished run's record under ``results_dir``."""
     paths = sorted(Path(results_dir).glob("runs/*/record.json"))
     return pd.DataFrame([json.loads(p.read_text()) for p in paths])
+
+
+def load_specs(results_dir, run_names=None) -> list[RunSpec]:
+    """The :class:`RunSpec` of every finished run under ``results_dir`` (or of ``run_names``), by run name.
+
+    Raises
+    ------
+    ValueError
+        If a stored spec no longer gives its run's name (the key scheme or the store version
+        changed since it was stored): such a run cannot be retrained as the same run.
+    """
+    dirs = _run_dirs(results_dir, None, "record.json")
+    if run_names is not None:
+        wanted = set(run_names)
+        dirs = [d for d in dirs if d.name in wanted]
+    specs = []
+    for run_dir in dirs:
+        spec = RunSpec(**json.loads((run_dir / "spec.json").read_text()))
+        if spec.run_name != run_dir.name:
+            raise ValueError(f"the spec stored in {run_dir} now gives the run name {spec.run_name}: the store's key "
+                             "scheme changed since; regenerate these records.")
+        specs.append(spec)
+    return specs
 
 
 def _run_dirs(results_dir, specs, marker: str) -> list[Path]:

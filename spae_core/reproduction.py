@@ -27,7 +27,7 @@ from .claims import all_claim_verdicts
 from .statistics import holm, mean_ci, paired_t_pvalue
 from .tables import figure6_table
 
-__all__ = ["MANIFEST", "ReproductionReport", "cell_agreement", "reproduction_report", "difference_summary", "prepare", "read_manifest", "run_differences",
+__all__ = ["MANIFEST", "ReproductionReport", "cell_agreement", "reproduction_report", "difference_summary", "metric_columns", "prepare", "read_manifest", "run_differences",
            "sample_runs", "summary_line", "verdict_changes"]
 
 #: The file in a reproduction's store that says what it reproduces.
@@ -87,11 +87,11 @@ def read_manifest(store) -> dict:
     return json.loads(path.read_text())
 
 
-def _metric_columns(published: pd.DataFrame, reproduced: pd.DataFrame) -> list[str]:
-    shared = [c for c in published.columns if c in reproduced.columns]
-    return [c for c in shared if c not in _NOT_METRICS and not c.startswith("seconds")
-            and pd.api.types.is_numeric_dtype(published[c]) and not pd.api.types.is_bool_dtype(published[c])
-            and c not in ("train_seconds", "run_seconds")]
+def metric_columns(records: pd.DataFrame) -> list[str]:
+    """The numeric metric fields of run records: not configuration, bookkeeping or timings."""
+    return [c for c in records.columns if c not in _NOT_METRICS and not c.startswith("seconds")
+            and c not in ("train_seconds", "run_seconds")
+            and pd.api.types.is_numeric_dtype(records[c]) and not pd.api.types.is_bool_dtype(records[c])]
 
 
 def run_differences(published: pd.DataFrame, reproduced: pd.DataFrame, metrics=None) -> pd.DataFrame:
@@ -104,7 +104,7 @@ def run_differences(published: pd.DataFrame, reproduced: pd.DataFrame, metrics=N
     unknown = sorted(set(reproduced["run_name"]) - set(published["run_name"]))
     if unknown:
         raise ValueError(f"{len(unknown)} reproduced run(s) have no published twin: {unknown[:3]}")
-    metrics = list(metrics) if metrics is not None else _metric_columns(published, reproduced)
+    metrics = list(metrics) if metrics is not None else [c for c in metric_columns(published) if c in reproduced]
     keys = ["run_name", "dataset", "loss", "seed"]
     left = published.set_index("run_name").loc[reproduced["run_name"]]
     rows = []
