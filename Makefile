@@ -85,7 +85,7 @@ PUBLISHED ?= $(CURDIR)/published/$(PRESET)
 book: setup
 	rm -rf $(SECTIONS_DIR).partial _build/html && mkdir -p $(SECTIONS_DIR).partial $(STORE)
 	@if [ -d $(PUBLISHED) ]; then $(BIN)/python -m spae_core.published seed $(PUBLISHED) $(STORE); \
-	  else echo "no published results for preset $(PRESET): every run is trained (or read from $(STORE))"; fi
+	  else echo "no published results at $(PUBLISHED): runs missing from $(STORE) are trained"; fi
 	@set -e; for name in $(SECTIONS); do \
 	  echo "== executing $$name (preset $(PRESET))"; \
 	  $(BIN)/jupytext --quiet --to ipynb --set-kernel python3 -o $(SECTIONS_DIR).partial/$$name.source.ipynb notebooks/$$name.md; \

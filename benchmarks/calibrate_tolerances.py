@@ -5,8 +5,8 @@ Retrains the runs of the tolerance lane (seed 0 of every configuration in the go
 process with the setting in its environment (these make this machine compute the way other CPUs
 do, see ../shared/notes/toolchain.md), and compares every metric of every run with the golden
 record. Writes ``tests/portability_tolerances.json``: per metric, the largest absolute deviation
-seen under any setting, and the tolerance the test uses (``SAFETY`` times that, at least the
-floor for the metric's scale), plus the setting that gave it. Review the diff and commit it;
+seen under any setting, the setting that gave it, and the tolerance (``SAFETY`` times that; the
+test raises a tolerance below 1e-6 of the metric's scale to that floor). Review the diff and commit it;
 ``tests/test_portability.py`` reads it.
 
     make calibrate            # ~15 min on 2 cores
