@@ -17,7 +17,11 @@ losses with :func:`positive_weights` from the training split only.
 BCE and weighted BCE also take the target as a torch sparse CSR tensor that stores the 1s
 (``reduction`` ``"mean"`` or ``"sum"``; see :attr:`ReconstructionLoss.accepts_sparse_target`), and
 reduce along a faster route than torch's per-entry kernel; both give torch's gradient bit for bit,
-so a model trains to the same weights whichever route it takes.
+so a model trains to the same weights whichever route it takes. That holds on every CPU: the
+backward is torch's own elementwise formula, operation for operation, on ``sigmoid`` of the same
+tensor, and elementwise additions and multiplications are correctly rounded IEEE operations
+wherever they run. Only the loss value is summed in another order, and agrees with torch's to
+float32 rounding.
 
 **Count losses** (:data:`COUNT_LOSSES`; the paper's "future work", and the forum user of
 ``001``) take the same unconstrained network outputs ``z`` and a target of non-negative integer

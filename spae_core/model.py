@@ -85,9 +85,15 @@ def _csr_times_dense(csr: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
     """``csr @ dense`` for a torch CSR tensor, as a weighted ``embedding_bag`` over its rows.
 
     Row ``i`` of the product is ``sum_k values[k] * dense[col[k]]`` over that row's entries, which is
-    exactly a bag sum. It gives the same result bit for bit as ``torch.sparse.mm`` (each output row
-    accumulated over the row's entries in order; checked in the tests) and on the CPU it is ~1.3x
-    faster for the forward product and ~6x faster for the backward one (``X.T @ grad``, d x 256 @
+    exactly a bag sum. It agrees with ``torch.sparse.mm`` to float32 rounding on every CPU: each
+    output entry is a float32 dot product over the ``n`` non-zeros of its row, and both are within
+    ``gamma_n sum_k |values[k] dense[col[k], j]|`` of the exact sum (``gamma_n = n u / (1 - n u)``,
+    ``u = 2**-24``; checked in the tests against a float64 product). They are the same bits on
+    some CPUs (the AVX-512 Intel machine this was developed on) but not on others: on an
+    AVX2-only AMD Zen 3, FBGEMM's fused multiply-add and MKL's multiply-then-add rounded a third of
+    the tests' forward entries differently (by up to 1.1e-5), so a model trained with one of them
+    may differ in its last bits from one trained with the other. On the CPU it is ~1.3x faster
+    for the forward product and ~6x faster for the backward one (``X.T @ grad``, d x 256 @
     256 x 200 at density 0.02), where ``torch.sparse.mm`` spends most of its time outside the
     arithmetic.
     """
@@ -147,9 +153,12 @@ class _OutputLinear(nn.Linear):
     ``nn.Linear`` calls ``addmm``, which first copies the broadcast bias into a fresh
     ``batch x d`` output and then accumulates the product into it: at d = 5,000 that copy is a
     cold 5 MB write; skipping it made a training step 0.6% and 2.7% faster (medians of six paired
-    runs, measured twice). On the widths the library trains (200 -> d) the values
-    and gradients are the same bits as ``nn.Linear``'s (checked in the tests); with another BLAS
-    or a much wider hidden layer the two may round differently.
+    runs, measured twice). The gradients are the same computation as ``nn.Linear``'s (autograd
+    differentiates ``mm`` and ``addmm`` into the same products and the same column sum), so the
+    same bits on any CPU. The values come from a different BLAS call, ``mm`` then ``+ b`` where
+    ``addmm`` starts from ``b``, and agree with ``nn.Linear``'s to float32 rounding (each within
+    ``gamma_n (|b| + sum |x w|)`` of the exact value, ``n = in_features + 1``; checked in the
+    tests); whether they are also the same bits depends on the BLAS and the CPU.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,8 @@ import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from sklearn.utils import estimator_checks
+from sklearn.utils._testing import assert_allclose_dense_sparse
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from spae_core import SparseAutoencoder
@@ -74,12 +76,47 @@ def _expected_failures(estimator):
     return HARNESS_XFAIL if isinstance(estimator, BinarizedInputAutoencoder) else REAL_ESTIMATOR_XFAIL
 
 
+def _allclose_at_sklearns_float_tolerance(x, y, rtol=1e-7, atol=1e-9, err_msg=""):
+    """``assert_allclose_dense_sparse`` at the tolerance scikit-learn gives floating-point results.
+
+    ``check_fit_idempotent`` compares two computations of a method at
+    ``rtol = max(2 eps, 1e-7)`` and ``atol = max(2 eps, 1e-9)`` with ``eps`` that of the result's
+    dtype; ``check_methods_sample_order_invariance`` uses 1e-7 and 1e-9 whatever the dtype, and a
+    float32 result cannot meet that: one ulp is up to ``eps = 1.2e-7`` of the value.
+    """
+    tol = 2 * np.finfo(y.dtype if np.issubdtype(y.dtype, np.floating) else np.float64).eps
+    assert_allclose_dense_sparse(x, y, rtol=max(tol, rtol), atol=max(tol, atol), err_msg=err_msg)
+
+
 @parametrize_with_checks(
     [SparseAutoencoder(**SMALL), BinarizedInputAutoencoder(**SMALL)],
     expected_failed_checks=_expected_failures,
 )
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+def test_sklearn_compatible(estimator, check, monkeypatch):
+    """scikit-learn's common checks, ``check_methods_sample_order_invariance`` at a float32 tolerance.
+
+    That check compares each row's output with the same row's output computed at another
+    position in the batch. The estimator's outputs are float32, and torch's elementwise kernels
+    round the vectorised part of a tensor and its scalar tail differently (``sigmoid`` by an ulp
+    or two: up to 1.4e-7 of the value in 40 models trained here), so a row moved between the two
+    may change by that much. Whether that exceeds the check's ``rtol=1e-7`` depends on the trained
+    values, and so on the CPU: on an AVX2 AMD Zen 3 it failed for about one permutation in five.
+    The check runs at scikit-learn's own tolerance for float results
+    (:func:`_allclose_at_sklearns_float_tolerance`; ``2 eps`` covers two ulps of any float32
+    value) over five seeded permutations, so its outcome no longer depends on which permutation
+    numpy's global generator happens to draw.
+    """
+    if getattr(check, "func", check).__name__ != "check_methods_sample_order_invariance":
+        check(estimator)
+        return
+    monkeypatch.setattr(estimator_checks, "assert_allclose_dense_sparse", _allclose_at_sklearns_float_tolerance)
+    state = np.random.get_state()  # the check draws its permutation from numpy's global generator
+    try:
+        for seed in range(5):
+            np.random.seed(seed)
+            check(estimator)
+    finally:
+        np.random.set_state(state)
 
 
 def test_fit_transform_predict_shapes(binary_data):
