@@ -48,9 +48,9 @@ test: setup
 	  $(BIN)/jupytext --quiet --update --to ipynb -o $(NBVAL_DIR)/$$name.ipynb notebooks/$$name.md; \
 	  $(BIN)/papermill --prepare-only --log-level WARNING -f notebooks/params/ci.yaml $(NBVAL_DIR)/$$name.ipynb $(NBVAL_DIR)/$$name.ipynb; \
 	done
+	TQDM_DISABLE=1 $(BIN)/python -m pytest -m "not slow" tests --ignore=$(GOLDEN_DIR) --ignore=$(NBVAL_DIR)
 	SPAE_RESULTS_DIR=$(CURDIR)/$(NBVAL_DIR)/results SPAE_EXECUTED_DIR=$(CURDIR)/$(NBVAL_DIR) SPAE_TRAINING=off TQDM_DISABLE=1 \
-	  $(BIN)/python -m pytest -m "not slow" tests $(NBVAL_DIR) --ignore=$(GOLDEN_DIR) \
-	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+	  $(BIN)/python -m pytest $(NBVAL_DIR) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 test-slow: setup
 	$(BIN)/python -m pytest -m slow tests --ignore=$(GOLDEN_DIR)
