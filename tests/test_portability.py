@@ -24,9 +24,10 @@ a 300-row split); omdb R^2 0.018 -> 0.070; count metrics: exact non-zeros 0.0032
 0.0047 -> 0.019. These are 3-epoch runs on 300 rows; the published `default` runs, hundreds of
 epochs on full data, are compared statistically instead (``make reproduce``).
 
-Quantities that are discrete or unstable by nature get range checks instead: DBSCAN's cluster
-counts (a rounding moves a point across ``eps``) and the CH score on DBSCAN's clusters (undefined
-with one cluster), and any metric whose definedness (NaN or not) changed under a setting.
+Quantities that are discrete or unstable by nature get range checks instead: the DBSCAN-derived
+metrics (:func:`spae_core.reproduction.is_unstable_metric`: cluster counts, noise fraction and
+knee eps, where a rounding moves a point across ``eps``, and the CH score on DBSCAN's clusters,
+undefined with one cluster), and any metric whose definedness (NaN or not) changed under a setting.
 """
 
 import json
@@ -38,7 +39,7 @@ import pytest
 from spae_core.baselines import BASELINES_VERSION
 from spae_core.evaluation import METRICS_VERSION
 from spae_core.experiments import load_records, load_specs, run_grid
-from spae_core.reproduction import metric_columns, run_differences
+from spae_core.reproduction import is_unstable_metric, metric_columns, run_differences
 
 GOLDEN = Path(__file__).parent / "golden" / "results"
 PUBLISHED = Path(__file__).parents[1] / "published"
@@ -50,8 +51,7 @@ FLOOR = 1e-6
 
 
 def _unstable(metric: str) -> bool:
-    by_nature = metric.startswith(("dbscan_clusters", "ch_dbscan"))
-    return by_nature or bool(CALIBRATION["metrics"].get(metric, {}).get("definedness_changed"))
+    return is_unstable_metric(metric) or bool(CALIBRATION["metrics"].get(metric, {}).get("definedness_changed"))
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,9 @@ def test_unstable_metrics_stay_in_their_range(differences):
     assert (scores >= 0).all() and np.isfinite(scores).all()
     noise = rows[rows["metric"] == "dbscan_noise_fraction"]["reproduced"].dropna()
     assert ((noise >= 0) & (noise <= 1)).all()
-    others = rows[~rows["metric"].str.startswith(("dbscan_clusters", "ch_dbscan", "dbscan_noise_fraction"))]
+    eps = rows[rows["metric"] == "dbscan_eps"]["reproduced"].dropna()
+    assert (eps >= 0).all() and np.isfinite(eps).all()
+    others = rows[~rows["metric"].str.startswith(("dbscan_clusters", "ch_dbscan", "dbscan_noise_fraction", "dbscan_eps"))]
     assert others.empty, f"unstable metrics without a range check: {sorted(set(others['metric']))}"
 
 

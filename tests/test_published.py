@@ -142,3 +142,39 @@ def test_reproduction_of_the_same_runs_passes_with_every_verdict_the_same(traine
     assert (report.differences["identical"] == report.differences["runs"]).all()
     assert report.verdicts["same"].all() and report.differing_cells.empty
     assert reproduction_report(store, specs).verdicts is None  # not a reproduction's store
+
+
+def _figure6_records(means, noise):
+    """Runs of the paper's six losses on one dataset, AP = mean + seeded noise per seed."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for loss, mean in means.items():
+        for seed in range(5):
+            rows.append({"run_name": f"{loss}{seed}", "dataset": "d", "paper_counterpart": "Netflix_0.97", "loss": loss,
+                         "seed": seed, "ap_macro": mean + noise * rng.standard_normal()})
+    return pd.DataFrame(rows)
+
+
+def test_a_new_highest_mean_among_tied_losses_is_not_a_changed_verdict():
+    losses = ["mse", "bce", "wmse", "wbce", "focal", "dice"]
+    tied = _figure6_records({loss: 0.5 for loss in losses}, noise=0.05)
+    swapped = tied.assign(ap_macro=tied["ap_macro"] + np.where(tied["loss"] == "dice", 0.03, 0.0))
+    table = verdict_changes(tied, swapped)
+    cell = table[table["item"] == "d / AP"].iloc[0]
+    assert "not separated" in cell["published"] and cell["same"]
+    separated = _figure6_records({**{loss: 0.3 for loss in losses}, "wbce": 0.9}, noise=0.001)
+    flipped = _figure6_records({**{loss: 0.3 for loss in losses}, "dice": 0.9}, noise=0.001)
+    cell = verdict_changes(separated, flipped).set_index("item").loc["d / AP"]
+    assert cell["published"].endswith(": wbce") and cell["reproduced"].endswith(": dice") and not cell["same"]
+
+
+def test_dbscan_derived_cells_are_reported_but_not_judged():
+    published = _records([3.0, 4.0, 3.0]).rename(columns={"ap_macro": "dbscan_clusters"})
+    reproduced = published.assign(dbscan_clusters=published["dbscan_clusters"] + 1)
+    cells = cell_agreement(run_differences(published, reproduced))
+    assert cells.loc[0, "differs"] and not cells.loc[0, "judged"]  # a constant +1 cluster: p = 0
+    from spae_core.reproduction import summary_line
+
+    line = summary_line({"retrained": ["x"] * 3, "sample": None}, cells,
+                        pd.DataFrame({"kind": ["claim"], "same": [True]}))
+    assert line.startswith("PASS") and "not judged: 1 of 1" in line
