@@ -79,13 +79,14 @@ golden: setup
 # Execute every section with the preset's parameters, then render. The store results/$(PRESET)
 # is first seeded with the published runs (published/$(PRESET)/, committed), so only runs missing
 # from both are trained. A failing notebook stops here with its cell's error, and no book is left
-# behind looking complete. STORE (default results/$(PRESET)) and PUBLISHED let `make reproduce` reuse this.
+# behind looking complete. STORE (default results/$(PRESET)) and PUBLISHED (empty: seed nothing) let
+# `make reproduce` reuse this.
 STORE ?= $(CURDIR)/results/$(PRESET)
 PUBLISHED ?= $(CURDIR)/published/$(PRESET)
 book: setup
 	rm -rf $(SECTIONS_DIR).partial _build/html && mkdir -p $(SECTIONS_DIR).partial $(STORE)
-	@if [ -d $(PUBLISHED) ]; then $(BIN)/python -m spae_core.published seed $(PUBLISHED) $(STORE); \
-	  else echo "no published results at $(PUBLISHED): runs missing from $(STORE) are trained"; fi
+	@if [ -n "$(PUBLISHED)" ] && [ -d "$(PUBLISHED)" ]; then $(BIN)/python -m spae_core.published seed $(PUBLISHED) $(STORE); \
+	  else echo "no published results seeded$(if $(PUBLISHED), ($(PUBLISHED) does not exist)): runs missing from $(STORE) are trained"; fi
 	@set -e; for name in $(SECTIONS); do \
 	  echo "== executing $$name (preset $(PRESET))"; \
 	  $(BIN)/jupytext --quiet --to ipynb --set-kernel python3 -o $(SECTIONS_DIR).partial/$$name.source.ipynb notebooks/$$name.md; \
@@ -111,7 +112,7 @@ publish: book
 REPRO_STORE := $(CURDIR)/results/reproduce-$(PRESET)$(if $(SAMPLE),-sample$(SAMPLE))
 reproduce: setup
 	$(BIN)/python -m spae_core.reproduction prepare $(PUBLISHED) $(REPRO_STORE) $(if $(SAMPLE),--sample $(SAMPLE))
-	$(MAKE) book STORE=$(REPRO_STORE) PUBLISHED=$(REPRO_STORE)/no-seeding
+	$(MAKE) book STORE=$(REPRO_STORE) PUBLISHED=
 	@echo "reproduction: $(CURDIR)/_build/html/book/sections/14_reproduction.html (store $(REPRO_STORE))"
 
 bench: setup

@@ -48,17 +48,11 @@ SAFETY = 4.0
 
 
 def retrain(store: Path) -> None:
-    """Retrain the runs of the tolerance lane (seed 0 of every golden configuration) into ``store``.
+    """Retrain the runs of the tolerance lane (seed 0 of every golden configuration) into ``store``, as the test does."""
+    from spae_core.experiments import load_records, retrain_stored
 
-    Each with its recorded torch threads, as tests/test_portability.py does.
-    """
-    from spae_core.experiments import load_records, load_specs, run_grid
-
-    golden = load_records(GOLDEN).set_index("run_name")
-    specs = load_specs(GOLDEN, golden.index[golden["seed"] == 0])
-    for threads in sorted({int(golden.loc[s.run_name, "torch_threads"]) for s in specs}):
-        chosen = [s for s in specs if int(golden.loc[s.run_name, "torch_threads"]) == threads]
-        run_grid(chosen, store, threads_per_run=threads, progress=True)
+    golden = load_records(GOLDEN)
+    retrain_stored(GOLDEN, store, golden.loc[golden["seed"] == 0, "run_name"], progress=True)
 
 
 def deviations(store: Path) -> dict:

@@ -49,7 +49,7 @@ from .provenance import machine_provenance, package_versions
 
 __all__ = ["KEY_OMITTED_AT_DEFAULT", "RunSpec", "StaleRecordsError", "check_spec", "grid_specs", "is_count_dataset",
            "sweep_specs", "results_dir", "load_distributions", "load_histories", "load_records", "load_specs", "package_versions",
-           "run_grid", "run_one", "subsample_rows", "training_allowed"]
+           "retrain_stored", "run_grid", "run_one", "subsample_rows", "training_allowed"]
 
 #: Bumped when the meaning of a stored run changes (what is trained or measured), so that old
 #: results are not mixed with new ones.
@@ -388,14 +388,14 @@ def _finished_record(run_dir: Path) -> dict | None:
     return record if record.get("metrics_version") == METRICS_VERSION else None
 
 
-def _stale_without_weights(run_dir: Path) -> bool:
-    """A record from other metrics whose weights are not here (a published record): nothing can re-evaluate it."""
-    return (run_dir / "record.json").exists() and not (run_dir / "model.pt").exists() \
-        and _finished_record(run_dir) is None
-
-
 def _check_pending(pending, results_dir: Path) -> None:
-    stale = [s.run_name for s in pending if _stale_without_weights(results_dir / "runs" / s.run_name)]
+    """Refuse what no run can fix: stale records without weights, or any training with training off.
+
+    ``pending`` are specs without a current record, so a record.json among them is stale; without
+    its model.pt (a published record) nothing can re-evaluate it.
+    """
+    stale = [s.run_name for s in pending if (results_dir / "runs" / s.run_name / "record.json").exists()
+             and not (results_dir / "runs" / s.run_name / "model.pt").exists()]
     if stale:
         found = sorted({json.loads((results_dir / "runs" / name / "record.json").read_text()).get("metrics_version")
                         for name in stale}, key=str)
@@ -502,6 +502,20 @@ def load_specs(results_dir, run_names=None) -> list[RunSpec]:
                              "scheme changed since; regenerate these records.")
         specs.append(spec)
     return specs
+
+
+def retrain_stored(source, target, run_names=None, progress: bool = False) -> pd.DataFrame:
+    """Retrain runs stored in ``source`` (or only ``run_names``) into ``target``, as they were trained.
+
+    Each run gets the torch thread count its record states (results depend on it); the records of
+    ``target`` are returned in the order of :func:`load_specs`.
+    """
+    specs = load_specs(source, run_names)
+    threads = load_records(source).set_index("run_name")["torch_threads"]
+    for count in sorted({int(threads[s.run_name]) for s in specs}):
+        run_grid([s for s in specs if int(threads[s.run_name]) == count], target, threads_per_run=count,
+                 progress=progress)
+    return run_grid(specs, target, progress=False)
 
 
 def _run_dirs(results_dir, specs, marker: str) -> list[Path]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -26,20 +25,20 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["RUN_FILES", "export_store", "provenance_table", "published_dir", "seed_store"]
+__all__ = ["RUN_FILES", "export_store", "provenance_table", "seed_store"]
 
 #: The files of a run that are published; the weights stay local.
 RUN_FILES = ("spec.json", "record.json", "history.json", "distribution.json")
 
 
-def published_dir(preset: str) -> Path:
-    """``<root>/published/<preset>``, with ``<root>`` as in :func:`spae_core.experiments.results_dir`."""
-    root = Path(os.environ.get("SPAE_ROOT") or Path(__file__).resolve().parents[1])
-    return root / "published" / preset
-
-
 def _finished_runs(store: Path) -> list[Path]:
     return sorted(p.parent for p in Path(store).glob("runs/*/record.json"))
+
+
+def _check_complete(run: Path, remedy: str) -> None:
+    missing = [name for name in RUN_FILES if not (run / name).exists()]
+    if missing:
+        raise FileNotFoundError(f"run {run} lacks {missing}; {remedy}")
 
 
 def seed_store(published, store, *, exclude=()) -> int:
@@ -57,9 +56,7 @@ def seed_store(published, store, *, exclude=()) -> int:
         target = store / "runs" / run.name
         if run.name in excluded or (target / "record.json").exists():
             continue
-        missing = [name for name in RUN_FILES if not (run / name).exists()]
-        if missing:
-            raise FileNotFoundError(f"published run {run} lacks {missing}; re-export it with `make publish`.")
+        _check_complete(run, "re-export it with `make publish`.")
         target.mkdir(parents=True, exist_ok=True)
         # record.json last: a store treats a run as finished once its record exists.
         for name in sorted(RUN_FILES, key=lambda n: n == "record.json"):
@@ -87,9 +84,7 @@ def export_store(store, published) -> int:
     staging = Path(tempfile.mkdtemp(dir=published.parent, prefix=f".{published.name}."))
     try:
         for run in runs:
-            missing = [name for name in RUN_FILES if not (run / name).exists()]
-            if missing:
-                raise FileNotFoundError(f"run {run} lacks {missing}: it did not finish; re-run the build.")
+            _check_complete(run, "it did not finish: re-run the build.")
             (staging / "runs" / run.name).mkdir(parents=True)
             for name in RUN_FILES:
                 shutil.copyfile(run / name, staging / "runs" / run.name / name)
@@ -151,12 +146,16 @@ def main(argv=None) -> int:
     export.add_argument("store")
     export.add_argument("published")
     args = parser.parse_args(argv)
-    if args.command == "seed":
-        count = seed_store(args.published, args.store)
-        print(f"seeded {count} published run(s) from {args.published} into {args.store}")
-    else:
-        count = export_store(args.store, args.published)
-        print(f"published {count} run(s) from {args.store} to {args.published}")
+    try:
+        if args.command == "seed":
+            count = seed_store(args.published, args.store)
+            print(f"seeded {count} published run(s) from {args.published} into {args.store}")
+        else:
+            count = export_store(args.store, args.published)
+            print(f"published {count} run(s) from {args.store} to {args.published}")
+    except FileNotFoundError as error:
+        print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

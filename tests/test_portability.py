@@ -38,7 +38,7 @@ import pytest
 
 from spae_core.baselines import BASELINES_VERSION
 from spae_core.evaluation import METRICS_VERSION
-from spae_core.experiments import load_records, load_specs, run_grid
+from spae_core.experiments import load_records, retrain_stored
 from spae_core.reproduction import is_unstable_metric, metric_columns, run_differences
 
 GOLDEN = Path(__file__).parent / "golden" / "results"
@@ -62,12 +62,8 @@ def golden():
 @pytest.fixture(scope="module")
 def differences(golden, tmp_path_factory):
     store = tmp_path_factory.mktemp("retrained")
-    subset = golden.loc[golden["seed"] == 0, "run_name"].tolist()
-    specs = load_specs(GOLDEN, subset)
-    for threads in sorted(set(golden["torch_threads"])):
-        chosen = [s for s in specs if s.run_name in set(golden.loc[golden["torch_threads"] == threads, "run_name"])]
-        run_grid(chosen, store, threads_per_run=int(threads), progress=False)
-    return run_differences(golden, load_records(store))
+    retrained = retrain_stored(GOLDEN, store, golden.loc[golden["seed"] == 0, "run_name"])
+    return run_differences(golden, retrained)
 
 
 def _tolerance(metric: str, golden) -> float:

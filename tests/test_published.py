@@ -178,3 +178,12 @@ def test_dbscan_derived_cells_are_reported_but_not_judged():
     line = summary_line({"retrained": ["x"] * 3, "sample": None}, cells,
                         pd.DataFrame({"kind": ["claim"], "same": [True]}))
     assert line.startswith("PASS") and "not judged: 1 of 1" in line
+
+
+def test_command_line_names_a_missing_store_in_one_line(tmp_path, capsys):
+    from spae_core.published import main
+
+    assert main(["seed", str(tmp_path / "absent"), str(tmp_path / "store")]) == 2
+    assert main(["export", str(tmp_path / "empty"), str(tmp_path / "published")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "no published results at" in err[0] and "no finished runs in" in err[1]
