@@ -22,7 +22,7 @@ SECTIONS_DIR := book/sections
 NBVAL_DIR := tests/_nbval
 GOLDEN_DIR := tests/golden
 
-.PHONY: setup test test-slow book golden publish reproduce bench calibrate clean
+.PHONY: setup test test-slow book golden publish reproduce kernel-check bench calibrate clean
 
 setup: $(STAMP)
 
@@ -114,6 +114,16 @@ reproduce: setup
 	$(BIN)/python -m spae_core.reproduction prepare $(PUBLISHED) $(REPRO_STORE) $(if $(SAMPLE),--sample $(SAMPLE))
 	$(MAKE) book STORE=$(REPRO_STORE) PUBLISHED=
 	@echo "reproduction: $(CURDIR)/_build/html/book/sections/14_reproduction.html (store $(REPRO_STORE))"
+
+# Retrain the preset's main grid (the runs Figure 6 and the claims read) under kernel switches,
+# e.g. SWITCHES="ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE OPENBLAS_CORETYPE=Haswell", and publish
+# its records as a kernel check in published/$(PRESET)/kernel_checks/: the book then marks every
+# verdict that differs under it as fragile. Resumable; review and commit the new records.
+CHECK_STORE = $(CURDIR)/results/kernel-check-$(PRESET)-$(subst =,-,$(subst $(eval) ,_,$(strip $(SWITCHES))))
+kernel-check: setup
+	@test -n "$(strip $(SWITCHES))" || { echo 'make kernel-check needs SWITCHES, e.g. SWITCHES="MKL_CBWR=COMPATIBLE" (see the README)'; exit 1; }
+	env $(SWITCHES) $(BIN)/python -m spae_core.kernel_checks retrain $(PUBLISHED) notebooks/params/$(PRESET).yaml $(CHECK_STORE)
+	$(BIN)/python -m spae_core.kernel_checks add $(CHECK_STORE) $(PUBLISHED)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_training.py

@@ -504,17 +504,17 @@ def load_specs(results_dir, run_names=None) -> list[RunSpec]:
     return specs
 
 
-def retrain_stored(source, target, run_names=None, progress: bool = False) -> pd.DataFrame:
+def retrain_stored(source, target, run_names=None, progress: bool = False, n_jobs: int = 1) -> pd.DataFrame:
     """Retrain runs stored in ``source`` (or only ``run_names``) into ``target``, as they were trained.
 
-    Each run gets the torch thread count its record states (results depend on it); the records of
-    ``target`` are returned in the order of :func:`load_specs`.
+    Each run gets the torch thread count its record states (results depend on it), ``n_jobs``
+    runs at a time; the records of ``target`` are returned in the order of :func:`load_specs`.
     """
     specs = load_specs(source, run_names)
     threads = load_records(source).set_index("run_name")["torch_threads"]
     for count in sorted({int(threads[s.run_name]) for s in specs}):
-        run_grid([s for s in specs if int(threads[s.run_name]) == count], target, threads_per_run=count,
-                 progress=progress)
+        run_grid([s for s in specs if int(threads[s.run_name]) == count], target, n_jobs=n_jobs,
+                 threads_per_run=count, progress=progress)
     return run_grid(specs, target, progress=False)
 
 

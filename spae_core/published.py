@@ -7,6 +7,9 @@ commit, and enough to render every figure and table of the book. ``make book`` s
 store from ``published/<preset>/`` before executing the notebooks, so only runs missing from
 both are trained; ``make publish`` writes the local store back after a build that trained.
 
+The kernel checks of a preset (:mod:`spae_core.kernel_checks`: its main grid retrained with other
+kernels, ``kernel_checks/<label>/runs/<run>/record.json``) travel with it both ways.
+
 A published record computed by other metrics than the code's
 (:data:`spae_core.evaluation.METRICS_VERSION`) cannot be re-evaluated without its weights: the
 grid then stops and names it (:class:`spae_core.experiments.StaleRecordsError`).
@@ -62,12 +65,17 @@ def seed_store(published, store, *, exclude=()) -> int:
         for name in sorted(RUN_FILES, key=lambda n: n == "record.json"):
             shutil.copyfile(run / name, target / name)
         copied += 1
-    for path in sorted((published / "baselines").glob("*.json")):
-        target = store / "baselines" / path.name
+    for path in sorted((published / "baselines").glob("*.json")) + _check_records(published):
+        target = store / path.relative_to(published)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
     return copied
+
+
+def _check_records(store: Path) -> list[Path]:
+    """The records of the kernel checks in ``store`` (:mod:`spae_core.kernel_checks`): published with the runs."""
+    return sorted(Path(store).glob("kernel_checks/*/runs/*/record.json"))
 
 
 def export_store(store, published) -> int:
@@ -88,9 +96,9 @@ def export_store(store, published) -> int:
             (staging / "runs" / run.name).mkdir(parents=True)
             for name in RUN_FILES:
                 shutil.copyfile(run / name, staging / "runs" / run.name / name)
-        for path in sorted((store / "baselines").glob("*.json")):
-            (staging / "baselines").mkdir(exist_ok=True)
-            shutil.copyfile(path, staging / "baselines" / path.name)
+        for path in sorted((store / "baselines").glob("*.json")) + _check_records(store):
+            (staging / path.relative_to(store)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, staging / path.relative_to(store))
         if published.exists():
             shutil.rmtree(published)
         staging.rename(published)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["best_per_group", "holm", "mean_ci", "paired_best", "paired_best_per_metric", "paired_differences", "paired_group_difference", "paired_t_pvalue", "percent_of_best", "summarise"]
+__all__ = ["best_per_group", "holm", "mean_ci", "paired_best", "paired_best_per_metric", "paired_differences", "paired_group_difference", "paired_t_pvalue", "percent_of_best", "seeds_for_power", "summarise"]
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float, int]:
@@ -132,6 +132,44 @@ def paired_t_pvalue(a, b) -> tuple[float, int]:
         return (1.0 if d[0] == 0 else 0.0), n
     t = d.mean() / (d.std(ddof=1) / np.sqrt(n))
     return float(2 * stats.t.sf(abs(t), df=n - 1)), n
+
+
+def seeds_for_power(differences, alpha: float = 0.05, power: float = 0.8, max_seeds: int = 1000) -> int:
+    """Seeds a two-sided paired t-test at level ``alpha`` needs to detect the mean of ``differences`` with ``power``.
+
+    The mean and standard deviation of the (finite) per-seed ``differences`` are taken as the
+    true difference and spread; the power of the test with ``n`` pairs is that of the noncentral
+    t distribution with ``n - 1`` degrees of freedom and noncentrality ``sqrt(n) * mean / sd``.
+
+    Returns
+    -------
+    int
+        The smallest ``n >= 2`` with at least ``power``; ``max_seeds + 1`` when even ``max_seeds``
+        is not enough (a mean difference near zero, or zero: such losses are tied at this
+        precision). A constant non-zero difference needs 2.
+
+    Raises
+    ------
+    ValueError
+        With fewer than two finite differences (no spread to estimate), or ``alpha``/``power``
+        outside (0, 1).
+    """
+    for name, value in (("alpha", alpha), ("power", power)):
+        if not 0 < value < 1:
+            raise ValueError(f"{name} must be in (0, 1), got {value}.")
+    d = np.asarray(differences, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        raise ValueError(f"need at least two finite per-seed differences to estimate their spread, got {d.size}.")
+    mean, sd = abs(float(d.mean())), float(d.std(ddof=1))
+    if sd == 0:
+        return 2 if mean > 0 else max_seeds + 1
+    n = np.arange(2, max_seeds + 1)
+    critical = stats.t.ppf(1 - alpha / 2, n - 1)
+    shift = np.sqrt(n) * mean / sd
+    achieved = stats.nct.sf(critical, n - 1, shift) + stats.nct.cdf(-critical, n - 1, shift)
+    enough = np.flatnonzero(achieved >= power)
+    return int(n[enough[0]]) if enough.size else max_seeds + 1
 
 
 def holm(pvalues) -> np.ndarray:
