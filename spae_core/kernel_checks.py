@@ -71,7 +71,8 @@ def check_label(records: pd.DataFrame) -> str:
 
 
 def _slug(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.=+-]+", "_", label).strip("_")
+    """A directory name for a check: its switches (the machine in parentheses is in every record anyway)."""
+    return re.sub(r"[^A-Za-z0-9.=+-]+", "_", label.split(" (")[0]).strip("_")
 
 
 def main_grid_runs(params: dict) -> list[str]:
@@ -278,6 +279,10 @@ def seeds_to_settle(records: pd.DataFrame, checks: dict, fragility: pd.DataFrame
                 rows.append({**base, "note": "the metric is undefined for a best loss on one side: not a matter of seeds"})
             for dataset, column, a, b, level in pairs:
                 d = _pair_differences((records, check), dataset, column, a, b)
+                if d.size < 2:
+                    rows.append({**base, "dataset": dataset, "note": f"{column} is defined for both {a} and {b} in "
+                                 f"{d.size} seed(s) only: not a matter of seeds"})
+                    continue
                 needed = seeds_for_power(d, level, power=power, max_seeds=max_seeds)
                 extra = max(needed - seeds_now, 0) if needed <= max_seeds else np.nan
                 rows.append({**base, "dataset": dataset, "comparison": f"{dataset} {column}: {a} - {b}",

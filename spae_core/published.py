@@ -82,7 +82,8 @@ def export_store(store, published) -> int:
     """Replace ``published`` by the JSON of every finished run and baseline in ``store``; return the run count.
 
     Written beside ``published`` and swapped in at the end, so an interrupted export leaves the
-    previous published results whole.
+    previous published results whole. Kernel checks the store lacks are kept from the previous
+    publication (a preset retrained from scratch does not discard them).
     """
     store, published = Path(store), Path(published)
     runs = _finished_runs(store)
@@ -99,6 +100,11 @@ def export_store(store, published) -> int:
         for path in sorted((store / "baselines").glob("*.json")) + _check_records(store):
             (staging / path.relative_to(store)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, staging / path.relative_to(store))
+        # A store retrained from scratch has no kernel checks: keep the published ones, not lose them.
+        for path in _check_records(published):
+            if not (staging / path.relative_to(published)).exists():
+                (staging / path.relative_to(published)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, staging / path.relative_to(published))
         if published.exists():
             shutil.rmtree(published)
         staging.rename(published)

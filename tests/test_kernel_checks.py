@@ -150,6 +150,9 @@ def test_add_check_publishes_records_that_seed_and_export_with_the_runs(tmp_path
     assert list(load_checks(tmp_path / "fresh")) == [label]
     export_store(tmp_path / "fresh", tmp_path / "again")
     assert list(load_checks(tmp_path / "again")) == [label]
+    # Exporting a store without checks over a publication keeps the publication's checks.
+    export_store(tmp_path / "own", published)
+    assert list(load_checks(published)) == [label]
     # A run the published store lacks cannot be part of its check.
     run_grid([RunSpec("thyroid", "mse", 0, **TINY)], tmp_path / "switched", cache_dir=cache, progress=False)
     with pytest.raises(ValueError, match="not published"):
