@@ -37,7 +37,7 @@ from .paper import FIGURE6_METRICS
 from .reproduction import verdict_changes
 from .statistics import paired_best, seeds_for_power
 
-__all__ = ["CHECKS_DIR", "add_check", "check_label", "fragile_verdicts", "load_checks", "main_grid_runs",
+__all__ = ["CHECKS_DIR", "add_check", "check_label", "checks_table", "fragile_verdicts", "load_checks", "main_grid_runs",
            "seeds_to_settle", "settling_summary", "with_kernel_checks"]
 
 #: Where a store (or a published store) keeps its kernel checks.
@@ -48,8 +48,18 @@ _DERIVED_CLAIMS = {"figure6_winners": "follows the Figure 6 cells (more seeds th
                    "contingency_highest_on_imdb": "compares datasets, not paired losses"}
 
 
+#: How a kernel check names each switch (the environment variables of
+#: :data:`spae_core.provenance.KERNEL_SWITCHES`) in its label.
+_SWITCH_NAMES = {"ATEN_CPU_CAPABILITY": "torch", "MKL_CBWR": "MKL", "OPENBLAS_CORETYPE": "OpenBLAS"}
+
+
 def check_label(records: pd.DataFrame) -> str:
-    """What computed a kernel check's ``records`` differently: its kernel switches, or its machine.
+    """What computed a kernel check's ``records`` differently: its kernel switches, or else its machine.
+
+    E.g. ``"torch avx2, MKL COMPATIBLE, OpenBLAS Haswell"`` for runs made under
+    ``ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=COMPATIBLE OPENBLAS_CORETYPE=Haswell``, or
+    ``"AMD EPYC 7B13, torch AVX2"`` for runs made on another machine without switches
+    (:func:`checks_table` shows both in full).
 
     Raises
     ------
@@ -61,18 +71,27 @@ def check_label(records: pd.DataFrame) -> str:
     labels = set()
     for text, device in zip(records["provenance"], records.get("device", pd.Series("cpu", index=records.index))):
         p = json.loads(text)
-        switches = ", ".join(f"{k}={v}" for k, v in sorted(p["kernel_switches"].items()))
+        switches = ", ".join(f"{_SWITCH_NAMES.get(k, k)} {v}" for k, v in sorted(p["kernel_switches"].items()))
         machine = f"{p['cpu']}, torch {p['cpu_capability']}" + ("" if device == "cpu" else f", {device}")
-        labels.add(f"{switches} ({machine})" if switches else machine)
+        labels.add(switches or machine)
     if len(labels) != 1:
         raise ValueError(f"a kernel check must come from one kernel set, these records come from {len(labels)}: "
                          f"{sorted(labels)}; retrain them in one go.")
     return labels.pop()
 
 
+def checks_table(checks: dict) -> pd.DataFrame:
+    """One row per kernel check: its label, the machine and kernels that computed it in full, and its run count."""
+    from .published import provenance_table
+
+    frames = [provenance_table(records).assign(check=label) for label, records in checks.items()]
+    columns = ["check", "cpu", "kernels", "versions", "threads", "dates", "runs"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
 def _slug(label: str) -> str:
-    """A directory name for a check: its switches (the machine in parentheses is in every record anyway)."""
-    return re.sub(r"[^A-Za-z0-9.=+-]+", "_", label.split(" (")[0]).strip("_")
+    """A directory name for a check's label."""
+    return re.sub(r"[^A-Za-z0-9.=+-]+", "_", label).strip("_")
 
 
 def main_grid_runs(params: dict) -> list[str]:

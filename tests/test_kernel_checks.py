@@ -8,7 +8,7 @@ import pytest
 
 from spae_core.evaluation import METRICS_VERSION
 from spae_core.experiments import RunSpec, load_records, run_grid
-from spae_core.kernel_checks import (add_check, check_label, fragile_verdicts, load_checks, main_grid_runs,
+from spae_core.kernel_checks import (add_check, check_label, checks_table, fragile_verdicts, load_checks, main_grid_runs,
                                      seeds_to_settle, settling_summary, with_kernel_checks)
 from spae_core.published import export_store, seed_store
 from spae_core.statistics import seeds_for_power
@@ -48,7 +48,7 @@ def published_and_check():
 
 def test_check_label_names_the_switches_or_the_machine_and_refuses_mixtures():
     assert check_label(synthetic_records({"bce": [0.1]}, {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "avx2"})) \
-        == "ATEN_CPU_CAPABILITY=avx2, MKL_CBWR=COMPATIBLE (Test CPU, torch AVX512)"
+        == "torch avx2, MKL COMPATIBLE"
     assert check_label(synthetic_records({"bce": [0.1]})) == "Test CPU, torch AVX512"
     mixed = pd.concat([synthetic_records({"bce": [0.1]}), synthetic_records({"mse": [0.1]}, {"MKL_CBWR": "AVX2"})])
     with pytest.raises(ValueError, match="one kernel set"):
@@ -142,8 +142,11 @@ def test_add_check_publishes_records_that_seed_and_export_with_the_runs(tmp_path
     monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
     run_grid(specs, tmp_path / "switched", cache_dir=cache, progress=False)
     label, count = add_check(tmp_path / "switched", published)
-    assert count == len(specs) and label.startswith("MKL_CBWR=COMPATIBLE (")
+    assert count == len(specs) and label == "MKL COMPATIBLE"
     checks = load_checks(published)
+    table = checks_table(checks)
+    assert table["check"].tolist() == [label] and table["runs"].tolist() == [len(specs)]
+    assert "MKL_CBWR=COMPATIBLE" in table.loc[0, "kernels"]
     assert list(checks) == [label] and sorted(checks[label]["run_name"]) == sorted(s.run_name for s in specs)
     # The check travels with the published runs into a store and back out.
     seed_store(published, tmp_path / "fresh")

@@ -126,6 +126,10 @@ def test_committed_records_are_of_the_current_metric_code(root):
     stale = {v: names for v, names in runs.items() if v != METRICS_VERSION}
     assert not stale, (f"{sum(map(len, stale.values()))} record(s) under {root} are of metrics version(s) "
                        f"{sorted(stale, key=str)}, the code is at {METRICS_VERSION}: regenerate them ({BUMP})")
+    checks = {v: names for v, names in _versions(root, "kernel_checks/*/runs/*/record.json", "metrics_version").items()
+              if v != METRICS_VERSION}
+    assert not checks, (f"kernel-check records under {root} are of metrics version(s) {sorted(checks, key=str)}: "
+                        "re-run `make kernel-check` with their switches")
     baselines = {(r["metrics_version"], r["baselines_version"]) for r in
                  (json.loads(p.read_text()) for p in root.glob("baselines/*.json"))}
     assert baselines <= {(METRICS_VERSION, BASELINES_VERSION)}, f"stale baseline records under {root}: {baselines}"
