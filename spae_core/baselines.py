@@ -40,7 +40,8 @@ from sklearn.decomposition import PCA, TruncatedSVD
 from . import metrics
 from .datasets import load
 from .evaluation import METRICS_VERSION, downstream_scores, evaluate, task_kind
-from .experiments import _atomic_write_json, subsample_rows, training_allowed
+from .runs.spec import subsample_rows
+from .runs.store import atomic_write_json, training_allowed
 from .provenance import machine_provenance, package_versions
 
 __all__ = [
@@ -505,7 +506,7 @@ def baseline_records(datasets, results_dir, *, baselines=BASELINES, max_rows: in
                     split = dataset.split(seed=split_seed)
                 record = _compute(baseline, dataset, split, settings)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                _atomic_write_json(record, path)
+                atomic_write_json(record, path)
             rows.append(record)
     return pd.DataFrame(rows)
 
