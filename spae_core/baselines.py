@@ -25,7 +25,6 @@ reconstruction metric of the runs depends on the values only through their order
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import warnings
@@ -39,8 +38,9 @@ from sklearn.decomposition import PCA, TruncatedSVD
 
 from . import metrics
 from .datasets import load
-from .evaluation import METRICS_VERSION, downstream_scores, evaluate, task_kind
-from .experiments import _atomic_write_json, subsample_rows, training_allowed
+from .evaluation import METRICS_VERSION, downstream_scores, evaluate, task_kind, training_rates
+from .runs.spec import content_key, subsample_rows
+from .runs.store import atomic_write_json, training_allowed
 from .provenance import machine_provenance, package_versions
 
 __all__ = [
@@ -410,9 +410,7 @@ def _settings(baseline: str, *, max_rows, split_seed, latent_dim, lambdas, thres
 
 
 def _record_path(results_dir, dataset: str, baseline: str, settings: dict) -> Path:
-    payload = json.dumps({"store_version": BASELINE_STORE_VERSION, "dataset": dataset, "model": baseline,
-                          **settings}, sort_keys=True)
-    key = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    key = content_key({"store_version": BASELINE_STORE_VERSION, "dataset": dataset, "model": baseline, **settings})
     return Path(results_dir) / "baselines" / f"{dataset}__{baseline}__{key}.json"
 
 
@@ -448,8 +446,9 @@ def baseline_records(datasets, results_dir, *, baselines=BASELINES, max_rows: in
       the raw linear reconstruction; no value is clipped. ``contingency_rate_threshold`` (each
       feature binarised at its add-one-smoothed training rate) is computed on the raw
       reconstruction, since the re-encoding preserves only ``threshold``.
-    - ``"ease"``: the same reconstruction fields on ``X_test @ B``; it has no embedding, so the
-      embedding and downstream fields are NaN (stated in ``notes``).
+    - ``"ease"``: the same reconstruction fields on ``X_test @ B`` (``evaluate`` with
+      ``embedding=False``); it has no embedding, so the embedding fields are NaN and the
+      downstream fields absent (stated in ``notes``).
     - Not produced for any baseline: the Figure 3 histogram, defined over probabilities in [0, 1].
       Instead ``reconstruction_min`` / ``_max`` and ``fraction_below_0`` / ``_above_1`` say how far
       the reconstruction leaves [0, 1].
@@ -505,7 +504,7 @@ def baseline_records(datasets, results_dir, *, baselines=BASELINES, max_rows: in
                     split = dataset.split(seed=split_seed)
                 record = _compute(baseline, dataset, split, settings)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                _atomic_write_json(record, path)
+                atomic_write_json(record, path)
             rows.append(record)
     return pd.DataFrame(rows)
 
@@ -520,28 +519,18 @@ def _compute(baseline: str, dataset, split, settings: dict) -> dict:
     # As in the runs' records: undefined metrics are NaN and their explanations kept with them.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        started = time.perf_counter()
+        model = _fitted(baseline, split, settings, record, notes)
+        # The runs' metrics, on the re-encoded reconstruction (exact for every field but the next).
+        record.update(evaluate(model, split, task=dataset.task, threshold=threshold, embedding=baseline != "ease"))
         if baseline == "ease":
-            model = Ease(settings["lambdas"], threshold=threshold).fit(split.train.X, split.val.X)
-            record["seconds_fit"] = time.perf_counter() - started
-            record.update(_ease_fields(model, split.test.X, threshold))
-            notes.append("EASE has no embedding: embedding and downstream metrics are NaN.")
-        else:
-            model = LinearEmbedding(baseline[:3], settings["latent_dim"], threshold=threshold,
-                                    random_state=settings["random_state"]).fit(split.train.X)
-            record["seconds_fit"] = time.perf_counter() - started
-            record.update(n_components=model.n_components_, solver=model.solver_)
-            if model.n_components_ == dataset.shape[1]:
-                notes.append(f"n_components equals the {dataset.shape[1]} features: a lossless linear map, "
-                             "so the reconstruction is exact up to rounding.")
-            record.update(evaluate(model, split, task=dataset.task, threshold=threshold))
+            record.update({name: float("nan") for name in _EMBEDDING_FIELDS})
         reconstruction = model.reconstruct(split.test.X)
         record.update(_range_fields(reconstruction))
-        # evaluate() (on main) also scores the contingency with each feature binarised at its
-        # smoothed training rate instead of t; the order-preserving re-encoding keeps only t, so
-        # that field is computed here on the raw reconstruction (and replaces evaluate's).
-        rates = (np.asarray(split.train.X.sum(axis=0), dtype=np.float64).ravel() + 1.0) / (split.train.X.shape[0] + 2.0)
-        record["contingency_rate_threshold"] = metrics.contingency_score(split.test.X, reconstruction > rates).score
+        # evaluate() also scores the contingency with each feature binarised at its smoothed
+        # training rate instead of t; the order-preserving re-encoding keeps only t, so that field
+        # is computed here on the raw reconstruction (and replaces evaluate's).
+        binarised = reconstruction > training_rates(split.train.X)
+        record["contingency_rate_threshold"] = metrics.contingency_score(split.test.X, binarised).score
     notes.append("Reconstruction metrics use order_preserving_unit_scores of the linear reconstruction "
                  "(exact for AP, contingency and mass above the threshold); no Figure 3 histogram.")
     record.update(
@@ -555,28 +544,34 @@ def _compute(baseline: str, dataset, split, settings: dict) -> dict:
     return record
 
 
-def _ease_fields(model: Ease, X_test, threshold: float) -> dict:
+def _fitted(baseline: str, split, settings: dict, record: dict, notes: list):
+    """The baseline fitted on ``split``; adds its fit's fields to ``record`` and what it implies to ``notes``."""
+    threshold = settings["threshold"]
+    started = time.perf_counter()
+    if baseline == "ease":
+        model = Ease(settings["lambdas"], threshold=threshold).fit(split.train.X, split.val.X)
+        record["seconds_fit"] = time.perf_counter() - started
+        record.update(_ease_fields(model))
+        notes.append("EASE has no embedding: embedding and downstream metrics are NaN.")
+        return model
+    model = LinearEmbedding(baseline[:3], settings["latent_dim"], threshold=threshold,
+                            random_state=settings["random_state"]).fit(split.train.X)
+    record["seconds_fit"] = time.perf_counter() - started
+    record.update(n_components=model.n_components_, solver=model.solver_)
+    n_features = split.train.X.shape[1]
+    if model.n_components_ == n_features:
+        notes.append(f"n_components equals the {n_features} features: a lossless linear map, "
+                     "so the reconstruction is exact up to rounding.")
+    return model
+
+
+def _ease_fields(model: Ease) -> dict:
+    """What EASE's fit chose: its lambda, whether that is an end of the grid, the validation AP of each candidate."""
     lambdas = model.lambdas
-    fields = {"ease_lambda": model.lambda_,
-              "ease_lambda_at_grid_edge": bool(model.lambda_ in (min(lambdas), max(lambdas)) and len(lambdas) > 1),
-              "ease_validation_ap": json.dumps({repr(lam): ap for lam, ap in model.validation_ap_.items()}),
-              **{f"seconds_ease_{k}": v for k, v in model.seconds_.items()},
-              "n_test": int(X_test.shape[0])}
-    started = time.perf_counter()
-    P = model.predict_proba(X_test)
-    fields["seconds_inference"] = time.perf_counter() - started
-    started = time.perf_counter()
-    macro = metrics.average_precision(X_test, P, average="macro")
-    fields.update(ap_macro=macro.score, ap_features_skipped=macro.n_skipped,
-                  ap_micro=metrics.average_precision(X_test, P, average="micro").score)
-    fields["seconds_average_precision"] = time.perf_counter() - started
-    started = time.perf_counter()
-    contingency = metrics.contingency_score(X_test, P, threshold=threshold)
-    fields.update(contingency=contingency.score, contingency_pairs=contingency.n_pairs_used)
-    fields["seconds_contingency"] = time.perf_counter() - started
-    fields["mass_above_threshold"] = metrics.reconstruction_distribution(P, threshold=threshold).mass_above_threshold
-    fields.update({name: float("nan") for name in _EMBEDDING_FIELDS})
-    return fields
+    return {"ease_lambda": model.lambda_,
+            "ease_lambda_at_grid_edge": bool(model.lambda_ in (min(lambdas), max(lambdas)) and len(lambdas) > 1),
+            "ease_validation_ap": json.dumps({repr(lam): ap for lam, ap in model.validation_ap_.items()}),
+            **{f"seconds_ease_{k}": v for k, v in model.seconds_.items()}}
 
 
 # --------------------------------------------------------------------------------------------

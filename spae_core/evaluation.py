@@ -19,7 +19,8 @@ from . import metrics
 from .model import Autoencoder
 from .train import apply_in_batches
 
-__all__ = ["METRICS_VERSION", "code_sparsity_fields", "downstream_scores", "evaluate", "evaluate_counts", "task_kind"]
+__all__ = ["METRICS_VERSION", "code_sparsity_fields", "downstream_scores", "evaluate", "evaluate_counts", "task_kind",
+           "training_rates"]
 
 #: The version of what :func:`evaluate` and :func:`evaluate_counts` compute, stored in every run's
 #: record. Bump it, on purpose and in the same commit, whenever a change to this module or to
@@ -63,6 +64,7 @@ def evaluate(
     min_samples: int = 5,
     n_sparsity_bins: int = 10,
     return_distribution: bool = False,
+    embedding: bool = True,
 ):
     """Evaluate one fitted model on one split.
 
@@ -88,17 +90,23 @@ def evaluate(
         Equal-width per-sample sparsity bins (Appendix C).
     return_distribution : bool, default=False
         Also return the histogram of the test reconstructions (Figure 3).
+    embedding : bool, default=True
+        False for a model without an embedding (only ``predict_proba``, e.g. the EASE baseline of
+        :mod:`spae_core.baselines`): only ``n_test`` and the reconstruction fields
+        (``ap_*``, ``contingency*``, ``mass_above_threshold``, with their seconds) are returned.
 
     Returns
     -------
     dict
         ``ap_macro``, ``ap_micro``, ``ap_features_skipped``, ``contingency``,
         ``contingency_pairs``, ``contingency_rate_threshold`` (each feature binarised at its
-        add-one-smoothed positive rate in ``split.train``), ``mass_above_threshold``, ``trustworthiness``, ``ch_dbscan``,
-        ``dbscan_clusters``, ``dbscan_eps``, ``dbscan_noise_fraction``, ``ch_sparsity``,
-        ``sparsity_groups``; ``ch_dbscan_eps_x<f>`` and ``dbscan_clusters_eps_x<f>`` for each
-        factor ``f`` of :data:`DBSCAN_EPS_FACTORS` (DBSCAN at ``f`` times the rule's eps); with a regression target ``r2_<target>``, with labels
-        ``ap_label_<label>`` and ``ap_label_mean``; the code-sparsity fields of
+        add-one-smoothed positive rate in ``split.train``, :func:`training_rates`),
+        ``mass_above_threshold``, ``trustworthiness``, ``ch_dbscan``, ``dbscan_clusters``,
+        ``dbscan_eps``, ``dbscan_noise_fraction``, ``ch_sparsity``, ``sparsity_groups``;
+        ``ch_dbscan_eps_x<f>`` and ``dbscan_clusters_eps_x<f>`` for each factor ``f`` of
+        :data:`DBSCAN_EPS_FACTORS` (DBSCAN at ``f`` times the rule's eps); with a regression
+        target ``r2_<target>``, with labels ``ap_label_<label>`` and ``ap_label_mean``; the
+        code-sparsity fields of
         :func:`code_sparsity_fields` on the test embeddings; ``n_test``; and ``seconds_<metric>``
         for each. Undefined metrics are NaN (with a warning from the metric), never an exception.
     spae_core.metrics.ReconstructionDistribution
@@ -111,27 +119,52 @@ def evaluate(
 
     with _timed(record, "inference"):
         P = estimator.predict_proba(test.X)
-        E_test = estimator.transform(test.X)
+        E_test = estimator.transform(test.X) if embedding else None
+    distribution = _reconstruction_fields(record, test.X, P, train.X, threshold)
+    if embedding:
+        _embedding_fields(record, test.X, E_test, n_neighbors, min_samples, n_sparsity_bins)
+        kind = task_kind(task, train.targets)
+        if kind != "none" and train.targets.shape[1] > 0:
+            with _timed(record, "downstream"):
+                record.update(downstream_scores(estimator.transform(train.X), E_test, train.targets, test.targets,
+                                                kind))
+    return (record, distribution) if return_distribution else record
 
+
+def training_rates(X_train) -> np.ndarray:
+    """Each feature's positive rate in ``X_train``, add-one smoothed (as the weighted losses' ``p_j``).
+
+    ``(count_j + 1) / (n + 2)``: the per-feature thresholds of ``contingency_rate_threshold``.
+    """
+    return (np.asarray(X_train.sum(axis=0), dtype=np.float64).ravel() + 1.0) / (X_train.shape[0] + 2.0)
+
+
+def _reconstruction_fields(record: dict, X_test, P, X_train, threshold: float):
+    """Add the reconstruction metrics of ``P`` against ``X_test`` to ``record``; return the Figure 3 histogram."""
     with _timed(record, "average_precision"):
-        macro = metrics.average_precision(test.X, P, average="macro")
+        macro = metrics.average_precision(X_test, P, average="macro")
         record["ap_macro"] = macro.score
         record["ap_features_skipped"] = macro.n_skipped
-        record["ap_micro"] = metrics.average_precision(test.X, P, average="micro").score
+        record["ap_micro"] = metrics.average_precision(X_test, P, average="micro").score
     with _timed(record, "contingency"):
-        contingency = metrics.contingency_score(test.X, P, threshold=threshold)
+        contingency = metrics.contingency_score(X_test, P, threshold=threshold)
         record["contingency"] = contingency.score
         record["contingency_pairs"] = contingency.n_pairs_used
     with _timed(record, "contingency_rate_threshold"):
         # Sensitivity of the paper's unspecified t: each feature binarised at its own positive
         # rate in the training split (add-one smoothed, as the weighted losses' p_j), instead of 0.5.
-        rates = (np.asarray(train.X.sum(axis=0), dtype=np.float64).ravel() + 1.0) / (train.X.shape[0] + 2.0)
-        record["contingency_rate_threshold"] = metrics.contingency_score(test.X, P, threshold=rates).score
+        rates = training_rates(X_train)
+        record["contingency_rate_threshold"] = metrics.contingency_score(X_test, P, threshold=rates).score
     with _timed(record, "reconstruction_distribution"):
         distribution = metrics.reconstruction_distribution(P, threshold=threshold)
         record["mass_above_threshold"] = distribution.mass_above_threshold
+    return distribution
+
+
+def _embedding_fields(record: dict, X_test, E_test, n_neighbors: int, min_samples: int, n_sparsity_bins: int) -> None:
+    """Add the embedding metrics of the test codes ``E_test`` (rows of ``X_test``) to ``record``."""
     with _timed(record, "trustworthiness"):
-        record["trustworthiness"] = _trustworthiness_or_nan(test.X, E_test, n_neighbors)
+        record["trustworthiness"] = _trustworthiness_or_nan(X_test, E_test, n_neighbors)
     with _timed(record, "ch_dbscan"):
         clusters = metrics.calinski_harabasz_dbscan(E_test, min_samples=min_samples)
         record.update(
@@ -151,16 +184,10 @@ def evaluate(
             record[f"ch_dbscan_eps_x{factor:g}"] = score
             record[f"dbscan_clusters_eps_x{factor:g}"] = found
     with _timed(record, "ch_sparsity"):
-        groups = metrics.calinski_harabasz_sparsity(E_test, test.X, n_bins=n_sparsity_bins)
+        groups = metrics.calinski_harabasz_sparsity(E_test, X_test, n_bins=n_sparsity_bins)
         record.update(ch_sparsity=groups.score, sparsity_groups=groups.n_groups)
     with _timed(record, "code_sparsity"):
         record.update(code_sparsity_fields(E_test))
-
-    kind = task_kind(task, train.targets)
-    if kind != "none" and train.targets.shape[1] > 0:
-        with _timed(record, "downstream"):
-            record.update(downstream_scores(estimator.transform(train.X), E_test, train.targets, test.targets, kind))
-    return (record, distribution) if return_distribution else record
 
 
 def code_sparsity_fields(E) -> dict:
@@ -292,7 +319,7 @@ def _trustworthiness_or_nan(X, E, n_neighbors: int) -> float:
             f"trustworthiness needs n_neighbors < n_samples / 2; the test split has {X.shape[0]} rows "
             f"for n_neighbors={n_neighbors}. Recorded as NaN.",
             metrics.UndefinedMetricWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         return float("nan")
     return float(metrics.trustworthiness(X, E, n_neighbors=n_neighbors))

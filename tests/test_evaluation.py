@@ -8,7 +8,7 @@ import pytest
 
 from spae_core import SparseAutoencoder, metrics
 from spae_core.datasets.dataset import BinaryDataset
-from spae_core.evaluation import evaluate
+from spae_core.evaluation import evaluate, training_rates
 
 from conftest import clustered_binary
 
@@ -116,3 +116,20 @@ def test_sensitivity_fields_rescore_with_other_eps_and_per_feature_thresholds(fi
         scaled = metrics.calinski_harabasz_dbscan(E, eps=factor * rule.eps)
         assert record[f"dbscan_clusters_eps_x{factor:g}"] == scaled.n_clusters
         np.testing.assert_equal(record[f"ch_dbscan_eps_x{factor:g}"], scaled.score)
+
+
+def test_without_embedding_only_the_reconstruction_fields_equal_to_the_full_record(fitted):
+    """A model without ``transform`` (the EASE baseline) gets the same reconstruction fields, nothing else."""
+    ds, split, ae = fitted
+
+    class ReconstructionOnly:
+        predict_proba = ae.predict_proba
+
+    full = evaluate(ae, split, task=ds.task)
+    only = evaluate(ReconstructionOnly(), split, task=ds.task, embedding=False)
+    fields = {k for k in only if not k.startswith("seconds_")}
+    assert fields == {"n_test", "ap_macro", "ap_features_skipped", "ap_micro", "contingency", "contingency_pairs",
+                      "contingency_rate_threshold", "mass_above_threshold"}
+    assert {k: only[k] for k in fields} == {k: full[k] for k in fields}
+    counts = split.train.X.toarray().astype(np.float64).sum(axis=0)
+    np.testing.assert_array_equal(training_rates(split.train.X), (counts + 1) / (split.train.X.shape[0] + 2))

@@ -5,7 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from spae_core.experiments import RunSpec, load_distributions, load_histories, load_records, run_grid, run_one
+from spae_core.experiments import (RunSpec, StaleRecordsError, load_distributions, load_histories, load_records,
+                                   run_grid, run_one)
 
 TINY = dict(max_rows=400, max_epochs=2, batch_size=64, latent_dim=8, hidden_dims=(16,))
 VOLATILE = ("seconds", "run_seconds", "train_seconds")
@@ -61,36 +62,41 @@ def test_parallel_grid_equals_serial_grid(tmp_path, cache_dir):
     pd.testing.assert_frame_equal(_stable(serial), _stable(parallel))
 
 
-def test_changed_metric_code_reevaluates_without_retraining(tmp_path, cache_dir, monkeypatch):
-    import spae_core.experiments as experiments
+def _bump_metrics_version(monkeypatch) -> int:
+    """Pretend the metric code changed (where the store checks and the runner stamps the version); training fails."""
+    from spae_core.runs import runner, store
 
+    version = store.METRICS_VERSION + 1
+    monkeypatch.setattr(store, "METRICS_VERSION", version)
+    monkeypatch.setattr(runner, "METRICS_VERSION", version)
+    monkeypatch.setattr(runner.SparseAutoencoder, "fit", lambda *a, **k: pytest.fail("retrained"))
+    return version
+
+
+def test_changed_metric_code_reevaluates_without_retraining(tmp_path, cache_dir, monkeypatch):
     spec = RunSpec("thyroid", "bce", 0, **TINY)
     first = run_one(spec, tmp_path, cache_dir=cache_dir)
     run_dir = tmp_path / "runs" / spec.run_name
     model_mtime = (run_dir / "model.pt").stat().st_mtime_ns
-    monkeypatch.setattr(experiments, "METRICS_VERSION", experiments.METRICS_VERSION + 1)
-    monkeypatch.setattr(experiments.SparseAutoencoder, "fit", lambda *a, **k: pytest.fail("retrained"))
+    new_version = _bump_metrics_version(monkeypatch)
     again = run_one(spec, tmp_path, cache_dir=cache_dir)
-    assert again["metrics_version"] == experiments.METRICS_VERSION
+    assert again["metrics_version"] == new_version
     assert (run_dir / "model.pt").stat().st_mtime_ns == model_mtime
     assert again["ap_macro"] == first["ap_macro"] and again["train_seconds"] == first["train_seconds"]
 
 
 def test_stale_records_without_weights_stop_the_grid_with_their_names(tmp_path, cache_dir, monkeypatch):
     """A published record (no weights) of older metrics is never silently reused nor retrained."""
-    import spae_core.experiments as experiments
-
     specs = [RunSpec("thyroid", "bce", seed, **TINY) for seed in (0, 1)]
     run_grid(specs, tmp_path, cache_dir=cache_dir, progress=False)
     for spec in specs:
         (tmp_path / "runs" / spec.run_name / "model.pt").unlink()
     # Same version: the records are read back, weights or not.
     assert run_grid(specs, tmp_path, cache_dir=cache_dir, progress=False)["seed"].tolist() == [0, 1]
-    monkeypatch.setattr(experiments, "METRICS_VERSION", experiments.METRICS_VERSION + 1)
-    monkeypatch.setattr(experiments.SparseAutoencoder, "fit", lambda *a, **k: pytest.fail("retrained"))
-    with pytest.raises(experiments.StaleRecordsError, match=rf"2 stored run.*{specs[0].run_name}.*make publish"):
+    _bump_metrics_version(monkeypatch)
+    with pytest.raises(StaleRecordsError, match=rf"2 stored run.*{specs[0].run_name}.*make publish"):
         run_grid(specs, tmp_path, cache_dir=cache_dir, progress=False)
-    with pytest.raises(experiments.StaleRecordsError, match=specs[1].run_name):
+    with pytest.raises(StaleRecordsError, match=specs[1].run_name):
         run_one(specs[1], tmp_path, cache_dir=cache_dir)
 
 
