@@ -13,16 +13,21 @@ Count losses train on count matrices, and any parameters they own (the NB disper
 dropout) are optimised with the network's weights. ``TrainConfig.ovr_lambda > 0`` adds the
 One-vs-Rest regulariser of :mod:`spae_core.regularisers` on the bottleneck code of every training
 batch; at its default of 0 the loop runs exactly the computation it ran before the option existed.
+
+Layout: :func:`train` checks its inputs and then loops over one :class:`TrainState` (the live
+model and optimiser plus the bookkeeping: history, best epoch and weights, patience count):
+:func:`_train_epoch` runs an epoch, :meth:`TrainState.end_epoch` books it and decides on early
+stopping, and ``_Checkpoints`` saves the state (:meth:`TrainState.to_checkpoint`, written through
+:mod:`spae_core.atomic`) and resumes from it (:meth:`TrainState.load_checkpoint`).
 """
 
 from __future__ import annotations
 
 import copy
 import os
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +35,7 @@ import scipy.sparse as sp
 import torch
 from tqdm import tqdm
 
+from .atomic import atomic_path
 from .losses import ReconstructionLoss
 from .model import Autoencoder, SparseBatch
 from .regularisers import OVRRegulariser
@@ -38,6 +44,7 @@ from .validation import check_binary_matrix, check_count_matrix
 __all__ = [
     "TrainConfig",
     "TrainResult",
+    "TrainState",
     "apply_in_batches",
     "iterate_batches",
     "seeded_model",
@@ -268,18 +275,6 @@ def _mean_loss(model, loss, X, batch_size, device, input_path) -> float:
     return float(total) / X.shape[0]
 
 
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _cpu_state(module: torch.nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
@@ -304,6 +299,183 @@ def _check_loss_shapes(loss: ReconstructionLoss, n_features: int) -> None:
                 f"The loss's parameter {name!r} has {parameter.numel()} per-feature values but the data have "
                 f"{n_features} features; build the loss with n_features={n_features}."
             )
+
+
+def _checked_data(model: Autoencoder, loss: ReconstructionLoss, X_train, X_val):
+    """``X_train`` and ``X_val`` as validated CSR matrices that fit ``model`` and ``loss``."""
+    check_matrix = check_count_matrix if loss.target_kind == "counts" else check_binary_matrix
+    X_train = check_matrix(X_train, "X_train", min_samples=2, require_positive=True)
+    n_features = X_train.shape[1]
+    if n_features != model.n_features:
+        raise ValueError(f"X_train has {n_features} features but the model expects {model.n_features}.")
+    if X_val is not None:
+        X_val = check_matrix(X_val, "X_val")
+        if X_val.shape[1] != n_features:
+            raise ValueError(f"X_val has {X_val.shape[1]} features but X_train has {n_features}; they must match.")
+    _check_loss_shapes(loss, n_features)
+    return X_train, X_val
+
+
+# How a TrainState field is stored: a live object (model, loss, optimiser) by its state dict, loaded
+# back into the object; the bookkeeping as it is, cast back to its type on load where "cast" says.
+_LIVE = {"live": True}
+
+
+@dataclass(kw_only=True)
+class TrainState:
+    """Everything a run carries from one epoch to the next, and everything its checkpoint holds.
+
+    Each field is one key of the checkpoint, in this order: :meth:`to_checkpoint` writes them and
+    :meth:`load_checkpoint` reads them back, so the two cannot drift apart. ``loss`` and
+    ``best_loss_state`` are written only for a loss with parameters of its own (the NB dispersion,
+    the ZINB dropout), so a checkpoint of any other loss holds what it held before count losses.
+    No RNG state is kept: epoch ``e``'s sample order is drawn from ``default_rng([seed, e])``.
+    """
+
+    model: Autoencoder = field(metadata=_LIVE)
+    optimizer: torch.optim.Optimizer = field(metadata=_LIVE)
+    history: list[dict] = field(default_factory=list, metadata={"cast": list})
+    best_epoch: int = field(default=0, metadata={"cast": int})
+    best_val: float = field(default=np.inf, metadata={"cast": float})
+    best_state: dict | None = None
+    epochs_without_improvement: int = field(default=0, metadata={"cast": int})
+    finished: bool = field(default=False, metadata={"cast": bool})
+    stopped_early: bool = field(default=False, metadata={"cast": bool})
+    loss: ReconstructionLoss = field(metadata={**_LIVE, "own_parameters": True})
+    best_loss_state: dict | None = field(default=None, metadata={"own_parameters": True})
+
+    @classmethod
+    def start(cls, model: Autoencoder, loss: ReconstructionLoss, optimizer: torch.optim.Optimizer) -> "TrainState":
+        """The state before the first epoch."""
+        state = cls(model=model, loss=loss, optimizer=optimizer)
+        if state.loss_has_parameters:
+            state.best_loss_state = _cpu_state(loss)
+        return state
+
+    @property
+    def loss_has_parameters(self) -> bool:
+        return any(True for _ in self.loss.parameters())
+
+    def _stored_fields(self):
+        return [f for f in fields(self) if self.loss_has_parameters or not f.metadata.get("own_parameters")]
+
+    def to_checkpoint(self, config: TrainConfig) -> dict:
+        """The checkpoint: ``config.record()`` under ``"config"``, then one key per stored field."""
+        saved = {"config": config.record()}
+        for f in self._stored_fields():
+            value = getattr(self, f.name)
+            if f.metadata.get("live"):
+                value = _cpu_state(value) if isinstance(value, torch.nn.Module) else value.state_dict()
+            saved[f.name] = value
+        return saved
+
+    def load_checkpoint(self, saved: dict, config: TrainConfig, path: Path) -> None:
+        """Restore the state :meth:`to_checkpoint` wrote, refusing one written under another config."""
+        if saved.get("config") != config.record():
+            raise ValueError(
+                f"Checkpoint {path} was written with config {saved.get('config')}, not {config.record()}; "
+                "delete it or train with the config it was written with."
+            )
+        missing = [f.name for f in self._stored_fields() if f.name not in saved]
+        if missing:
+            raise ValueError(f"Checkpoint {path} lacks {missing}: it was not written by spae's train() for this "
+                             "loss; delete it to train from scratch.")
+        for f in self._stored_fields():
+            if f.metadata.get("live"):
+                getattr(self, f.name).load_state_dict(saved[f.name])
+            else:
+                cast = f.metadata.get("cast")
+                setattr(self, f.name, cast(saved[f.name]) if cast else saved[f.name])
+
+    def end_epoch(self, record: dict, monitored: float, config: TrainConfig) -> None:
+        """Book an epoch: its record, the best weights so far, and whether training is over.
+
+        ``monitored`` is the quantity early stopping minimises (the validation loss, or ``-epoch``
+        without validation data, so that the last epoch is the best).
+        """
+        self.history.append(record)
+        epoch = record["epoch"]
+        if monitored < self.best_val - config.min_delta:
+            self.best_val, self.best_state, self.epochs_without_improvement = monitored, _cpu_state(self.model), 0
+            self.best_epoch = epoch
+            if self.loss_has_parameters:
+                self.best_loss_state = _cpu_state(self.loss)
+        else:
+            self.epochs_without_improvement += 1
+        self.stopped_early = self.epochs_without_improvement >= config.patience and epoch < config.max_epochs
+        self.finished = self.stopped_early or epoch >= config.max_epochs
+
+
+class _Checkpoints:
+    """Where and how often a run's :class:`TrainState` is saved, and the resume from it."""
+
+    def __init__(self, path, config: TrainConfig, every: float):
+        self.path = Path(path) if path is not None else None
+        self.config, self.every = config, every
+        self.last = time.perf_counter()
+
+    def resume(self, state: TrainState) -> None:
+        """Load the checkpoint into ``state`` if there is one."""
+        if self.path is not None and self.path.exists():
+            state.load_checkpoint(torch.load(self.path, map_location="cpu", weights_only=True), self.config, self.path)
+
+    def save(self, state: TrainState) -> None:
+        """Write the checkpoint atomically if ``every`` seconds have passed, and always at the end."""
+        if self.path is not None and (state.finished or time.perf_counter() - self.last >= self.every):
+            self.last = time.perf_counter()
+            with atomic_path(self.path) as tmp:
+                torch.save(state.to_checkpoint(self.config), tmp)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What stays fixed over a run: the data, the device, how a batch reaches the model, the regulariser."""
+
+    config: TrainConfig
+    X_train: sp.csr_array
+    X_val: sp.csr_array | None
+    device: torch.device
+    input_path: str
+    regulariser: OVRRegulariser | None
+
+
+def _train_epoch(state: TrainState, setup: _Setup) -> dict:
+    """One pass over the training data in epoch order; the epoch's history record."""
+    model, loss, optimizer, regulariser = state.model, state.loss, state.optimizer, setup.regulariser
+    epoch = len(state.history) + 1
+    started = time.perf_counter()
+    model.train()
+    order = np.random.default_rng([setup.config.seed, epoch]).permutation(setup.X_train.shape[0])
+    total = torch.zeros((), device=setup.device)
+    total_penalty = torch.zeros((), device=setup.device)
+    for batch, target in iterate_batches(setup.X_train, setup.config.batch_size, setup.device, order,
+                                         with_transpose=setup.input_path == "sparse",
+                                         dense_target=not _sparse_target(loss, setup.input_path)):
+        inputs = batch if setup.input_path == "sparse" else target
+        if regulariser is None:
+            batch_loss = objective = loss(model(inputs), target)
+        else:
+            codes = model.encode(inputs)
+            batch_loss = loss(model.decode(codes), target)
+            penalty = regulariser(codes)
+            objective = batch_loss + penalty
+            total_penalty += penalty.detach() * target.shape[0]
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        optimizer.step()
+        total += batch_loss.detach() * target.shape[0]
+    train_loss = float(total) / setup.X_train.shape[0]
+    if not np.isfinite(train_loss):
+        raise FloatingPointError(
+            f"Training loss became {train_loss} in epoch {epoch}; lower the learning rate "
+            f"(now {setup.config.learning_rate})."
+        )
+    val_loss = (_mean_loss(model, loss, setup.X_val, setup.config.batch_size, setup.device, setup.input_path)
+                if setup.X_val is not None else float("nan"))
+    record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "seconds": time.perf_counter() - started}
+    if regulariser is not None:
+        record["train_ovr_penalty"] = float(total_penalty) / setup.X_train.shape[0]
+    return record
 
 
 def train(
@@ -337,9 +509,10 @@ def train(
     device : str or torch.device, optional
         Default: :func:`select_device`.
     checkpoint : path, optional
-        File written atomically after every epoch (model, optimiser, history, best weights). If it
-        exists when training starts, training resumes from it; a checkpoint of a finished run
-        returns at once with its best weights loaded.
+        File written atomically after every epoch (a :class:`TrainState`: model, optimiser,
+        history, best weights). If it exists when training starts, training resumes from it; a
+        checkpoint of a finished run returns at once with its best weights loaded. One written
+        with another config, or lacking any of the state's fields, is refused with a ValueError.
     checkpoint_every : float, default=0
         Seconds between checkpoints: 0 writes one after every epoch. A checkpoint holds the
         weights three times over (model, Adam's two moments) plus the best weights, which costs
@@ -355,134 +528,39 @@ def train(
     TrainResult
     """
     config = config or TrainConfig()
-    check_matrix = check_count_matrix if loss.target_kind == "counts" else check_binary_matrix
-    X_train = check_matrix(X_train, "X_train", min_samples=2, require_positive=True)
-    n_features = X_train.shape[1]
-    if n_features != model.n_features:
-        raise ValueError(f"X_train has {n_features} features but the model expects {model.n_features}.")
-    if X_val is not None:
-        X_val = check_matrix(X_val, "X_val")
-        if X_val.shape[1] != n_features:
-            raise ValueError(f"X_val has {X_val.shape[1]} features but X_train has {n_features}; they must match.")
-    _check_loss_shapes(loss, n_features)
-
+    X_train, X_val = _checked_data(model, loss, X_train, X_val)
     device = select_device(device)
     input_path = _resolve_input_path(config.input_path, device)
     model.to(device)
-    caller_loss = loss
     # The data were validated above; checking every batch again would only cost time.
-    loss = copy.deepcopy(loss).to(device)
-    loss.check_target = False
-    loss_has_parameters = any(True for _ in loss.parameters())
+    run_loss = copy.deepcopy(loss).to(device)
+    run_loss.check_target = False
     # Codes out of the bottleneck's ReLU are non-negative by construction: no per-batch check.
     regulariser = OVRRegulariser(config.ovr_lambda, config.ovr_activity, check=False) if config.ovr_lambda > 0 else None
-    optimizer = _make_optimizer(model, loss, config, device)
+    setup = _Setup(config, X_train, X_val, device, input_path, regulariser)
+    state = TrainState.start(model, run_loss, _make_optimizer(model, run_loss, config, device))
+    checkpoints = _Checkpoints(checkpoint, config, checkpoint_every)
+    checkpoints.resume(state)
+    resumed_from_epoch = len(state.history)
 
-    result = TrainResult(device=str(device), input_path=input_path)
-    best_val, best_state, epochs_without_improvement = np.inf, None, 0
-    best_loss_state = _cpu_state(loss) if loss_has_parameters else None
-    finished = False
-    checkpoint = Path(checkpoint) if checkpoint is not None else None
-    last_checkpoint = time.perf_counter()
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if state["config"] != config.record():
-            raise ValueError(
-                f"Checkpoint {checkpoint} was written with config {state['config']}, not {config.record()}; "
-                "delete it or train with the config it was written with."
-            )
-        model.load_state_dict(state["model"])
-        if loss_has_parameters:
-            loss.load_state_dict(state["loss"])
-            best_loss_state = state["best_loss_state"]
-        optimizer.load_state_dict(state["optimizer"])
-        result.history = list(state["history"])
-        result.best_epoch = int(state["best_epoch"])
-        result.resumed_from_epoch = len(result.history)
-        best_val = float(state["best_val"])
-        best_state = state["best_state"]
-        epochs_without_improvement = int(state["epochs_without_improvement"])
-        finished = bool(state["finished"])
-        result.stopped_early = bool(state["stopped_early"])
-
-    bar = tqdm(
-        total=config.max_epochs,
-        initial=len(result.history),
-        desc=f"{type(loss).__name__} on {device}",
-        unit="epoch",
-        disable=not progress or bool(os.environ.get("TQDM_DISABLE")),
-        leave=False,
-    )
-    try:
-        while not finished:
-            epoch = len(result.history) + 1
-            started = time.perf_counter()
-            model.train()
-            order = np.random.default_rng([config.seed, epoch]).permutation(X_train.shape[0])
-            total = torch.zeros((), device=device)
-            total_penalty = torch.zeros((), device=device)
-            for batch, target in iterate_batches(X_train, config.batch_size, device, order,
-                                                 with_transpose=input_path == "sparse",
-                                                 dense_target=not _sparse_target(loss, input_path)):
-                if regulariser is None:
-                    logits = model(batch if input_path == "sparse" else target)
-                    batch_loss = loss(logits, target)
-                    objective = batch_loss
-                else:
-                    codes = model.encode(batch if input_path == "sparse" else target)
-                    logits = model.decode(codes)
-                    batch_loss = loss(logits, target)
-                    penalty = regulariser(codes)
-                    objective = batch_loss + penalty
-                    total_penalty += penalty.detach() * target.shape[0]
-                optimizer.zero_grad(set_to_none=True)
-                objective.backward()
-                optimizer.step()
-                total += batch_loss.detach() * target.shape[0]
-            train_loss = float(total) / X_train.shape[0]
-            if not np.isfinite(train_loss):
-                raise FloatingPointError(
-                    f"Training loss became {train_loss} in epoch {epoch}; lower the learning rate "
-                    f"(now {config.learning_rate})."
-                )
-            val_loss = _mean_loss(model, loss, X_val, config.batch_size, device, input_path) if X_val is not None else float("nan")
-            record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                      "seconds": time.perf_counter() - started}
-            if regulariser is not None:
-                record["train_ovr_penalty"] = float(total_penalty) / X_train.shape[0]
-            result.history.append(record)
-
-            monitored = val_loss if X_val is not None else -epoch
-            if monitored < best_val - config.min_delta:
-                best_val, best_state, epochs_without_improvement = monitored, _cpu_state(model), 0
-                result.best_epoch = epoch
-                if loss_has_parameters:
-                    best_loss_state = _cpu_state(loss)
-            else:
-                epochs_without_improvement += 1
-            result.stopped_early = epochs_without_improvement >= config.patience and epoch < config.max_epochs
-            finished = result.stopped_early or epoch >= config.max_epochs
-
-            if checkpoint is not None and (finished or time.perf_counter() - last_checkpoint >= checkpoint_every):
-                last_checkpoint = time.perf_counter()
-                saved = {"config": config.record(), "model": _cpu_state(model), "optimizer": optimizer.state_dict(),
-                         "history": result.history, "best_epoch": result.best_epoch, "best_val": best_val,
-                         "best_state": best_state, "epochs_without_improvement": epochs_without_improvement,
-                         "finished": finished, "stopped_early": result.stopped_early}
-                if loss_has_parameters:
-                    saved.update(loss=_cpu_state(loss), best_loss_state=best_loss_state)
-                _atomic_save(saved, checkpoint)
+    with tqdm(total=config.max_epochs, initial=resumed_from_epoch, desc=f"{type(run_loss).__name__} on {device}",
+              unit="epoch", disable=not progress or bool(os.environ.get("TQDM_DISABLE")), leave=False) as bar:
+        while not state.finished:
+            record = _train_epoch(state, setup)
+            # Early stopping watches the validation loss; without one, the last epoch is the best.
+            monitored = record["val_loss"] if X_val is not None else -record["epoch"]
+            state.end_epoch(record, monitored, config)
+            checkpoints.save(state)
             bar.update(1)
-            bar.set_postfix(train=f"{train_loss:.4g}", val=f"{val_loss:.4g}")
+            bar.set_postfix(train=f"{record['train_loss']:.4g}", val=f"{record['val_loss']:.4g}")
             if on_epoch_end is not None:
                 on_epoch_end(record)
-    finally:
-        bar.close()
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    if loss_has_parameters:
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
+    if state.loss_has_parameters:
         # The caller's loss is the one the estimator keeps and saves: hand it the trained values.
-        caller_loss.load_state_dict(best_loss_state)
+        loss.load_state_dict(state.best_loss_state)
     model.eval()
-    return result
+    return TrainResult(history=state.history, best_epoch=state.best_epoch, stopped_early=state.stopped_early,
+                       device=str(device), input_path=input_path, resumed_from_epoch=resumed_from_epoch)

@@ -130,23 +130,45 @@ def test_interrupted_run_resumes_to_identical_weights(binary_data, tmp_path):
     _assert_same_weights(_weights(uninterrupted), _weights(again))
 
 
-def test_checkpoint_loads_with_weights_only(binary_data, tmp_path):
+def _finished_checkpoint(binary_data, tmp_path):
+    """The data, config and checkpoint of a finished two-epoch BCE run."""
     X_train, X_val = _split(binary_data[0])
-    checkpoint = tmp_path / "ckpt.pt"
-    model = seeded_model(X_train.shape[1], 0)
-    train(model, get_loss("bce"), X_train, X_val, TrainConfig(max_epochs=2), checkpoint=checkpoint, progress=False)
+    config, checkpoint = TrainConfig(max_epochs=2), tmp_path / "ckpt.pt"
+    train(seeded_model(X_train.shape[1], 0), get_loss("bce"), X_train, X_val, config, checkpoint=checkpoint,
+          progress=False)
+    return X_train, X_val, config, checkpoint
+
+
+def test_checkpoint_loads_with_weights_only_and_holds_the_train_state(binary_data, tmp_path):
+    from dataclasses import fields
+
+    from spae_core.train import TrainState
+
+    *_, checkpoint = _finished_checkpoint(binary_data, tmp_path)
     state = torch.load(checkpoint, weights_only=True)
     assert state["finished"] and len(state["history"]) == 2
+    # The keys of checkpoints written before TrainState existed, in their order: TrainState's fields
+    # (less the loss's, which only a loss with parameters of its own writes).
+    assert list(state) == ["config", "model", "optimizer", "history", "best_epoch", "best_val", "best_state",
+                           "epochs_without_improvement", "finished", "stopped_early"]
+    assert list(state)[1:] == [f.name for f in fields(TrainState)][:-2]
 
 
 def test_checkpoint_with_other_config_is_refused(binary_data, tmp_path):
-    X_train, X_val = _split(binary_data[0])
-    checkpoint = tmp_path / "ckpt.pt"
-    train(seeded_model(X_train.shape[1], 0), get_loss("bce"), X_train, X_val, TrainConfig(max_epochs=2),
-          checkpoint=checkpoint, progress=False)
+    X_train, X_val, _, checkpoint = _finished_checkpoint(binary_data, tmp_path)
     with pytest.raises(ValueError, match="different config|written with config"):
         train(seeded_model(X_train.shape[1], 0), get_loss("bce"), X_train, X_val, TrainConfig(max_epochs=3),
               checkpoint=checkpoint, progress=False)
+
+
+def test_checkpoint_lacking_fields_is_refused_clearly(binary_data, tmp_path):
+    X_train, X_val, config, checkpoint = _finished_checkpoint(binary_data, tmp_path)
+    saved = torch.load(checkpoint, weights_only=True)
+    del saved["best_state"], saved["finished"]
+    torch.save(saved, checkpoint)
+    with pytest.raises(ValueError, match=r"lacks \['best_state', 'finished'\].*delete it"):
+        train(seeded_model(X_train.shape[1], 0), get_loss("bce"), X_train, X_val, config, checkpoint=checkpoint,
+              progress=False)
 
 
 def test_early_stopping_restores_the_best_epoch(binary_data):
