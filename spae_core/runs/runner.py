@@ -27,12 +27,13 @@ from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from ..atomic import atomic_path
 from ..datasets import load, load_counts
 from ..estimator import SparseAutoencoder
 from ..evaluation import METRICS_VERSION, evaluate, evaluate_counts
 from ..provenance import machine_provenance, package_versions
 from .spec import RunSpec, check_spec, is_count_dataset, subsample_rows
-from .store import (atomic_write, atomic_write_json, check_pending, finished_record, load_records, load_specs,
+from .store import (atomic_write_json, check_pending, finished_record, load_records, load_specs,
                     run_dir, write_distribution)
 
 __all__ = ["CHECKPOINT_EVERY_SECONDS", "retrain_stored", "run_grid", "run_one"]
@@ -120,7 +121,8 @@ def _fitted_estimator(spec: RunSpec, directory: Path, split, device, progress: b
     estimator = spec.estimator(device=device, verbose=progress)
     estimator.fit(split.train.X, X_val=split.val.X, checkpoint=directory / "checkpoint.pt",
                   checkpoint_every=CHECKPOINT_EVERY_SECONDS)
-    atomic_write(model_path, estimator.save)
+    with atomic_path(model_path) as tmp:
+        estimator.save(tmp)
     atomic_write_json(estimator.history_, directory / "history.json")
     return estimator
 

@@ -5,7 +5,7 @@ which ends in the spec's content hash). A run directory holds ``spec.json``, ``m
 fitted estimator, see :meth:`spae_core.SparseAutoencoder.save`), ``history.json`` (per-epoch
 losses and seconds), ``distribution.json`` (the Figure 3 histogram) and ``record.json`` (spec,
 metrics, timings, device, versions, the machine's provenance), written last. Every file is written
-atomically (:func:`atomic_write`). Only the JSON files are published; ``model.pt`` stays local.
+atomically (:mod:`spae_core.atomic`). Only the JSON files are published; ``model.pt`` stays local.
 
 A record counts as finished only if the current metrics computed it
 (:data:`spae_core.evaluation.METRICS_VERSION`); a stale record without weights (a published
@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .. import atomic
 from ..evaluation import METRICS_VERSION
 from .spec import RunSpec
 
-__all__ = ["StaleRecordsError", "atomic_write", "atomic_write_json", "check_pending", "finished_record",
+__all__ = ["StaleRecordsError", "atomic_write_json", "check_pending", "finished_record",
            "load_distributions", "load_histories", "load_records", "load_specs", "results_dir", "run_dir",
            "training_allowed", "write_distribution"]
 
@@ -59,38 +59,9 @@ def training_allowed() -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def atomic_write(path, write) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it onto ``path``.
-
-    Readers see the old file or the whole new one, never a part: an interrupted write leaves no
-    ``path`` (and no temporary file, unless the process is killed).
-
-    Parameters
-    ----------
-    path : path
-        The file to (re)write; its directory must exist.
-    write : callable
-        Writes the content to the path (a ``str``) it is given.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def atomic_write_json(obj, path) -> None:
-    """Store ``obj`` as indented JSON at ``path`` through :func:`atomic_write` (numpy values as Python's)."""
-
-    def write(tmp):
-        with open(tmp, "w") as handle:
-            json.dump(obj, handle, indent=1, default=_json_default)
-
-    atomic_write(path, write)
+    """Store ``obj`` as indented JSON at ``path``, atomically (numpy values as Python's)."""
+    atomic.atomic_write_json(obj, path, indent=1, default=_json_default)
 
 
 def _json_default(value):
