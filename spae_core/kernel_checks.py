@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .claims import CLAIMS, claim_units
+from .claims import AWARE, CLAIMS, STANDARD, claim_units
 from .evaluation import METRICS_VERSION
 from .experiments import grid_specs, load_records, retrain_stored
 from .paper import FIGURE6_METRICS
@@ -238,8 +238,10 @@ def _deciding_pairs(records, check, kind: str, item: str, alpha: float):
     if kind == "Figure 6":
         dataset, label = item.split(" / ")
         column = FIGURE6_METRICS[label]
-        sides = [paired_best(frame[frame["dataset"] == dataset], column, alpha=alpha).iloc[0] for frame in (records, check)]
-        k = records.loc[(records["dataset"] == dataset) & records[column].notna(), "loss"].nunique()
+        # Figure 6 compares the paper's six losses only (spae_core.tables.figure6_table).
+        cells = [frame[(frame["dataset"] == dataset) & frame["loss"].isin(STANDARD + AWARE)] for frame in (records, check)]
+        sides = [paired_best(cell, column, alpha=alpha).iloc[0] for cell in cells]
+        k = cells[0].loc[cells[0][column].notna(), "loss"].nunique()
         if sides[0]["best"] is None or sides[1]["best"] is None:
             return []
         if sides[0]["best"] != sides[1]["best"]:
@@ -314,6 +316,10 @@ def seeds_to_settle(records: pd.DataFrame, checks: dict, fragility: pd.DataFrame
     return pd.DataFrame(rows, columns=columns)
 
 
+def _s(count) -> str:
+    return "" if count == 1 else "s"
+
+
 def settling_summary(settle: pd.DataFrame) -> str:
     """One line from :func:`seeds_to_settle`: how many fragile verdicts more seeds would settle, and at what cost.
 
@@ -328,7 +334,7 @@ def settling_summary(settle: pd.DataFrame) -> str:
     cost = settled.groupby("dataset")[["extra_seeds", "hours"]].max()
     line = f"{int(per_verdict.sum())} of {len(per_verdict)} fragile verdicts resting on paired comparisons would settle"
     if len(cost):
-        line += (f" with {', '.join(f'{int(n)} more seeds on {d}' for d, n in cost['extra_seeds'].items())}"
+        line += (f" with {', '.join(f'{int(n)} more seed{_s(n)} on {d}' for d, n in cost['extra_seeds'].items())}"
                  f" (about {cost['hours'].sum():.1f} hours of training)")
     unsettled = len(per_verdict) - int(per_verdict.sum())
     if unsettled:
