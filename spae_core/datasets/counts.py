@@ -21,24 +21,10 @@ from .dataset import BinaryDataset
 def to_count_csr(X, what: str = "X") -> sp.csr_array:
     """Return ``X`` as a canonical float32 ``csr_array``, refusing anything but non-negative integers.
 
-    The check is :func:`spae_core.validation.check_count_entries`.
-
-    Parameters
-    ----------
-    X : scipy sparse matrix or array-like of shape (n_rows, n_columns)
-    what : str, default="X"
-        How to name the input in error messages.
-
-    Returns
-    -------
-    scipy.sparse.csr_array of float32
-
-    Raises
-    ------
-    ValueError
-        If any entry is negative, fractional, NaN, infinite or above
-        :data:`spae_core.validation.MAX_EXACT_COUNT`; the message gives how many and the first
-        position.
+    The count counterpart of :func:`~spae_core.datasets.to_binary_csr` (same parameters and
+    result). The check is :func:`spae_core.validation.check_count_entries`: a ``ValueError``
+    names how many entries are negative, fractional, NaN, infinite or above
+    :data:`spae_core.validation.MAX_EXACT_COUNT`, and the first of them.
     """
     return canonical_csr(check_count_entries(X, what))
 
