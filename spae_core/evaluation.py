@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import torch
 
 from . import metrics
+from .losses import smoothed_rates
 from .model import Autoencoder
 from .train import apply_in_batches
 
@@ -136,7 +137,7 @@ def training_rates(X_train) -> np.ndarray:
 
     ``(count_j + 1) / (n + 2)``: the per-feature thresholds of ``contingency_rate_threshold``.
     """
-    return (np.asarray(X_train.sum(axis=0), dtype=np.float64).ravel() + 1.0) / (X_train.shape[0] + 2.0)
+    return smoothed_rates(np.asarray(X_train.sum(axis=0), dtype=np.float64).ravel(), X_train.shape[0])
 
 
 def _reconstruction_fields(record: dict, X_test, P, X_train, threshold: float):

@@ -73,7 +73,7 @@ from .registry import (
     is_count_loss,
     loss_names,
 )
-from .weights import DEFAULT_BETA, positive_weights
+from .weights import DEFAULT_BETA, positive_weights, smoothed_rates
 
 __all__ = [
     "BINARY_LOSSES",
@@ -101,4 +101,5 @@ __all__ = [
     "is_count_loss",
     "loss_names",
     "positive_weights",
+    "smoothed_rates",
 ]

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..validation import check_binary_matrix, check_count_matrix
 
-__all__ = ["DEFAULT_BETA", "positive_weights"]
+__all__ = ["DEFAULT_BETA", "positive_weights", "smoothed_rates"]
 
 #: Default ``beta`` of ``alpha_j = beta + log(1/p_j)``. The paper requires only ``beta > 1``; see
 #: :func:`positive_weights` for why we take 2.
@@ -48,5 +48,12 @@ def positive_weights(X_train, beta: float = DEFAULT_BETA, *, counts: bool = Fals
     else:
         X = check_binary_matrix(X_train, "X_train")
         positives = np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
-    rates = (positives + 1.0) / (X.shape[0] + 2.0)
-    return beta + np.log(1.0 / rates)
+    return beta + np.log(1.0 / smoothed_rates(positives, X.shape[0]))
+
+
+def smoothed_rates(positives, n_samples: int) -> np.ndarray:
+    """Add-one smoothed positive rates ``p_j = (n_j + 1) / (n + 2)`` from per-feature positive counts ``n_j``.
+
+    Never 0 or 1, so ``log(1 / p_j)`` is finite for a feature never (or always) positive in training.
+    """
+    return (np.asarray(positives, dtype=np.float64) + 1.0) / (n_samples + 2.0)
