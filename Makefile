@@ -46,7 +46,7 @@ test: setup
 	  test -f $(GOLDEN_DIR)/$$name.ipynb || { echo "no golden for $$name: run 'make golden' and review the diff"; exit 1; }; \
 	  cp $(GOLDEN_DIR)/$$name.ipynb $(NBVAL_DIR)/$$name.ipynb; \
 	  $(BIN)/jupytext --quiet --update --to ipynb -o $(NBVAL_DIR)/$$name.ipynb notebooks/$$name.md; \
-	  $(BIN)/papermill --prepare-only --log-level WARNING -f notebooks/params/ci.yaml $(NBVAL_DIR)/$$name.ipynb $(NBVAL_DIR)/$$name.ipynb; \
+	  $(BIN)/papermill --prepare-only --log-level WARNING -p preset ci $(NBVAL_DIR)/$$name.ipynb $(NBVAL_DIR)/$$name.ipynb; \
 	done
 	TQDM_DISABLE=1 $(BIN)/python -m pytest -m "not slow" tests --ignore=$(GOLDEN_DIR) --ignore=$(NBVAL_DIR)
 	SPAE_RESULTS_DIR=$(CURDIR)/$(NBVAL_DIR)/results SPAE_EXECUTED_DIR=$(CURDIR)/$(NBVAL_DIR) SPAE_TRAINING=off TQDM_DISABLE=1 \
@@ -69,14 +69,14 @@ golden: setup
 	  $(BIN)/jupytext --quiet --to ipynb --set-kernel python3 -o $(NBVAL_DIR)/$$name.source.ipynb notebooks/$$name.md; \
 	  SPAE_RESULTS_DIR=$(CURDIR)/$(NBVAL_DIR)/golden-results SPAE_EXECUTED_DIR=$(CURDIR)/$(GOLDEN_DIR) TQDM_DISABLE=1 \
 	    SPAE_TRAINING=$(if $(RETRAIN),on,$(if $(wildcard $(GOLDEN_DIR)/results),off,on)) \
-	    $(BIN)/papermill --log-level WARNING --cwd notebooks -k python3 -f notebooks/params/ci.yaml \
+	    $(BIN)/papermill --log-level WARNING --cwd notebooks -k python3 -p preset ci \
 	    $(NBVAL_DIR)/$$name.source.ipynb $(GOLDEN_DIR)/$$name.ipynb; \
 	  rm $(NBVAL_DIR)/$$name.source.ipynb; \
 	done
 	@if [ -n "$(RETRAIN)" ] || [ ! -d $(GOLDEN_DIR)/results ]; then \
 	  $(BIN)/python -m spae_core.published export $(NBVAL_DIR)/golden-results $(GOLDEN_DIR)/results; fi
 
-# Execute every section with the preset's parameters, then render. The store results/$(PRESET)
+# Execute every section with the preset (spae_core/presets/$(PRESET).yaml), then render. The store results/$(PRESET)
 # is first seeded with the published runs (published/$(PRESET)/, committed), so only runs missing
 # from both are trained. A failing notebook stops here with its cell's error, and no book is left
 # behind looking complete. STORE (default results/$(PRESET)) and PUBLISHED (empty: seed nothing) let
@@ -91,7 +91,7 @@ book: setup
 	  echo "== executing $$name (preset $(PRESET))"; \
 	  $(BIN)/jupytext --quiet --to ipynb --set-kernel python3 -o $(SECTIONS_DIR).partial/$$name.source.ipynb notebooks/$$name.md; \
 	  SPAE_RESULTS_DIR=$(STORE) SPAE_EXECUTED_DIR=$(CURDIR)/$(SECTIONS_DIR).partial TQDM_DISABLE=1 SPAE_PROGRESS=terminal \
-	    $(BIN)/papermill --log-level WARNING --cwd notebooks -k python3 -f notebooks/params/$(PRESET).yaml \
+	    $(BIN)/papermill --log-level WARNING --cwd notebooks -k python3 -p preset $(PRESET) \
 	    $(SECTIONS_DIR).partial/$$name.source.ipynb $(SECTIONS_DIR).partial/$$name.ipynb \
 	    || { echo "make book: notebook $$name failed (its error is above); no book was built."; exit 1; }; \
 	  rm $(SECTIONS_DIR).partial/$$name.source.ipynb; \
@@ -122,7 +122,7 @@ reproduce: setup
 CHECK_STORE = $(CURDIR)/results/kernel-check-$(PRESET)-$(subst =,-,$(subst $(eval) ,_,$(strip $(SWITCHES))))
 kernel-check: setup
 	@test -n "$(strip $(SWITCHES))" || { echo 'make kernel-check needs SWITCHES, e.g. SWITCHES="MKL_CBWR=COMPATIBLE" (see the README)'; exit 1; }
-	env $(SWITCHES) $(BIN)/python -m spae_core.kernel_checks retrain $(PUBLISHED) notebooks/params/$(PRESET).yaml $(CHECK_STORE)
+	env $(SWITCHES) $(BIN)/python -m spae_core.kernel_checks retrain $(PUBLISHED) $(PRESET) $(CHECK_STORE)
 	$(BIN)/python -m spae_core.kernel_checks add $(CHECK_STORE) $(PUBLISHED)
 
 bench: setup

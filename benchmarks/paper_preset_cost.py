@@ -1,6 +1,6 @@
 """What would the `paper` preset cost on this machine? Train a sample of its runs and extrapolate.
 
-The `paper` preset (notebooks/params/paper.yaml: Adam at 1e-6, up to 1,000 epochs, patience 10,
+The `paper` preset (spae_core/presets/paper.yaml: Adam at 1e-6, up to 1,000 epochs, patience 10,
 10 seeds, every dataset at full size) has never been run whole here. This trains, into the
 preset's own store (``results/paper/``, so a later ``make book PRESET=paper`` reuses them), one
 run per dataset of its main grid (a loss drawn with a fixed seed, model seed 0), and prints per
@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,24 +28,23 @@ def main() -> int:
     parser.add_argument("--datasets", nargs="*", default=None)
     args = parser.parse_args()
     os.environ.setdefault("SPAE_ROOT", str(ROOT))
-    from spae_core.experiments import grid_specs, results_dir, run_grid
+    from spae_core.experiments import grid_specs, run_grid
+    from spae_core.presets import load_preset
 
-    params = yaml.safe_load((ROOT / "notebooks" / "params" / "paper.yaml").read_text())
-    unknown = sorted(set(args.datasets or ()) - set(params["datasets"]))
+    paper = load_preset("paper")
+    unknown = sorted(set(args.datasets or ()) - set(paper.datasets))
     if unknown:
-        parser.error(f"not datasets of the paper preset: {unknown}; choose from {params['datasets']}")
-    settings = dict(max_rows=params["max_rows"], max_epochs=params["max_epochs"], patience=params["patience"],
-                    learning_rate=params["learning_rate"], batch_size=params["batch_size"])
+        parser.error(f"not datasets of the paper preset: {unknown}; choose from {paper.datasets}")
     rng = np.random.default_rng(0)
     chosen = []
     # Drawn over the whole list, then filtered, so --datasets picks the same runs as a full call.
-    for dataset in params["datasets"]:
-        losses = rng.choice(params["losses"], size=args.per_dataset, replace=False)
+    for dataset in paper.datasets:
+        losses = rng.choice(paper.losses, size=args.per_dataset, replace=False)
         if not args.datasets or dataset in args.datasets:
-            chosen += grid_specs([dataset], [str(l) for l in losses], [0], **settings)
-    records = run_grid(chosen, results_dir("paper"), threads_per_run=2, progress=True)
-    runs_per_dataset = len(params["losses"]) * len(params["seeds"])
-    max_epochs = params["max_epochs"]
+            chosen += grid_specs([dataset], [str(l) for l in losses], [0], **paper.settings)
+    records = run_grid(chosen, paper.store, threads_per_run=2, progress=True)
+    runs_per_dataset = len(paper.losses) * len(paper.seeds)
+    max_epochs = paper.max_epochs
     # Epochs vary by loss: at 1e-6 some stop after ~10, others improve a little every epoch and use
     # all of max_epochs, so the sampled run's length is a guide and max_epochs the upper bound.
     print(f"{'dataset':>24} {'loss':>12} {'epochs':>6} {'stopped':>7} {'s/epoch':>8}  "

@@ -36,7 +36,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from sklearn.decomposition import PCA, TruncatedSVD
 
-from . import metrics
+from . import metrics, validation
 from .datasets import load
 from .evaluation import METRICS_VERSION, downstream_scores, evaluate, task_kind, training_rates
 from .runs.spec import content_key, subsample_rows
@@ -113,8 +113,7 @@ def order_preserving_unit_scores(S, threshold: float = 0.5) -> np.ndarray:
         raise ValueError(f"threshold must be a number strictly between 0 and 1, got {threshold!r}.")
     if S.size == 0:
         raise ValueError(f"S is empty (shape {S.shape}).")
-    if not np.all(np.isfinite(S)):
-        raise ValueError(f"S has {np.count_nonzero(~np.isfinite(S))} non-finite entries; scores must be finite.")
+    validation.check_finite("S", S)
     t = float(threshold)
     distinct, inverse = np.unique(S, return_inverse=True)
     n_low = int(np.searchsorted(distinct, t, side="right"))  # distinct values <= t
@@ -580,22 +579,9 @@ def _ease_fields(model: Ease) -> dict:
 
 
 def _as_csr(X, name: str) -> sp.csr_array:
-    if not sp.issparse(X):
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise ValueError(f"{name} must be 2-D, got shape {X.shape}.")
-    X = sp.csr_array(X)
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {X.shape}).")
-    if X.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numeric, got dtype {X.dtype}.")
-    if not np.all(np.isfinite(X.data)):
-        raise ValueError(f"{name} has non-finite entries.")
-    return X
+    """``X`` checked as a 2-D, non-empty, numeric, finite matrix (:func:`spae_core.validation.as_matrix`), as CSR."""
+    return sp.csr_array(validation.as_matrix(name, X))
 
 
 def _check_lambda(lam) -> float:
-    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) or not np.isfinite(lam) \
-            or lam <= 0:
-        raise ValueError(f"lambda must be a finite number > 0, got {lam!r}.")
-    return float(lam)
+    return validation.check_real("lambda", lam, low=0.0, high=np.inf, low_open=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["notebook_runtimes"]
+__all__ = ["build_environment", "notebook_runtimes"]
 
 
 def notebook_runtimes(executed_dir) -> pd.DataFrame:
@@ -26,3 +26,18 @@ def notebook_runtimes(executed_dir) -> pd.DataFrame:
             rows.append({"notebook": path.stem, "seconds": round(float(papermill["duration"]), 1),
                          "started": papermill.get("start_time")})
     return pd.DataFrame(rows, columns=["notebook", "seconds", "started"])
+
+
+def build_environment() -> str:
+    """The platform, CPU count, torch threads, CUDA and the version of every pinned package, one per line."""
+    import os
+    import platform
+
+    import torch
+
+    from .provenance import package_versions
+
+    lines = [f"{platform.platform()}; {os.cpu_count()} CPUs; torch threads: {torch.get_num_threads()}; "
+             f"CUDA available: {torch.cuda.is_available()}"]
+    lines += [f"{package:>14} {version}" for package, version in package_versions().items()]
+    return "\n".join(lines)

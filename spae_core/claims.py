@@ -27,7 +27,7 @@ import pandas as pd
 from .statistics import holm, paired_group_difference
 from .tables import figure6_table
 
-__all__ = ["AWARE", "CLAIMS", "STANDARD", "Claim", "all_claim_verdicts", "claim_units", "claim_verdicts", "figure6_claim",
+__all__ = ["AWARE", "CLAIMS", "STANDARD", "Claim", "all_claim_units", "all_claim_verdicts", "claim_units", "claim_verdicts", "figure6_claim",
            "highest_contingency_claim"]
 
 #: The paper's sparsity-aware losses and its standard ones.
@@ -230,3 +230,13 @@ def all_claim_verdicts(records: pd.DataFrame, alpha: float = 0.05) -> pd.DataFra
         claim_verdicts(paper_runs, alpha=alpha),
         pd.DataFrame([highest_contingency_claim(paper_runs), figure6_claim(figure6_table(paper_runs, alpha=alpha))]),
     ], ignore_index=True)
+
+
+def all_claim_units(records: pd.DataFrame, claims=CLAIMS, alpha: float = 0.05) -> pd.DataFrame:
+    """The units of every claim of ``claims`` (:func:`claim_units`) on the paper's six losses, with a ``claim`` column.
+
+    Runs of other losses in ``records`` are left out, as in :func:`all_claim_verdicts`.
+    """
+    paper_runs = records[records["loss"].isin(STANDARD + AWARE)]
+    return pd.concat([claim_units(paper_runs, claim, alpha=alpha).assign(claim=claim.key) for claim in claims],
+                     ignore_index=True)

@@ -16,10 +16,12 @@ import scipy.sparse as sp
 import torch
 
 from . import metrics
+from .losses import smoothed_rates
 from .model import Autoencoder
 from .train import apply_in_batches
 
-__all__ = ["METRICS_VERSION", "code_sparsity_fields", "downstream_scores", "evaluate", "evaluate_counts", "task_kind",
+__all__ = ["DBSCAN_EPS_FACTORS", "METRICS_VERSION", "code_sparsity_fields", "dbscan_eps_column", "dbscan_eps_columns",
+           "downstream_metrics", "downstream_scores", "evaluate", "evaluate_counts", "task_kind",
            "training_rates"]
 
 #: The version of what :func:`evaluate` and :func:`evaluate_counts` compute, stored in every run's
@@ -136,7 +138,7 @@ def training_rates(X_train) -> np.ndarray:
 
     ``(count_j + 1) / (n + 2)``: the per-feature thresholds of ``contingency_rate_threshold``.
     """
-    return (np.asarray(X_train.sum(axis=0), dtype=np.float64).ravel() + 1.0) / (X_train.shape[0] + 2.0)
+    return smoothed_rates(np.asarray(X_train.sum(axis=0), dtype=np.float64).ravel(), X_train.shape[0])
 
 
 def _reconstruction_fields(record: dict, X_test, P, X_train, threshold: float):
@@ -181,8 +183,8 @@ def _embedding_fields(record: dict, X_test, E_test, n_neighbors: int, min_sample
                 score, found = scaled.score, scaled.n_clusters
             else:
                 score, found = float("nan"), 0
-            record[f"ch_dbscan_eps_x{factor:g}"] = score
-            record[f"dbscan_clusters_eps_x{factor:g}"] = found
+            record[dbscan_eps_column("ch_dbscan", factor)] = score
+            record[dbscan_eps_column("dbscan_clusters", factor)] = found
     with _timed(record, "ch_sparsity"):
         groups = metrics.calinski_harabasz_sparsity(E_test, X_test, n_bins=n_sparsity_bins)
         record.update(ch_sparsity=groups.score, sparsity_groups=groups.n_groups)
@@ -277,6 +279,29 @@ def _binarised(X):
 #: Multiples of the rule's DBSCAN ``eps`` also scored (``ch_dbscan_eps_x<factor>``), to show how
 #: much the embedding verdicts depend on that unspecified choice.
 DBSCAN_EPS_FACTORS = (0.5, 0.75, 1.5, 2.0)
+
+
+def dbscan_eps_column(metric: str, factor: float) -> str:
+    """The record field of ``metric`` (``"ch_dbscan"`` or ``"dbscan_clusters"``) with DBSCAN at ``factor`` x the rule's eps.
+
+    ``factor`` 1 is the rule itself (the field ``metric``); the others are
+    ``<metric>_eps_x<factor>`` for the factors of :data:`DBSCAN_EPS_FACTORS`.
+    """
+    if metric not in ("ch_dbscan", "dbscan_clusters"):
+        raise ValueError(f"metric must be 'ch_dbscan' or 'dbscan_clusters', got {metric!r}.")
+    if factor != 1.0 and factor not in DBSCAN_EPS_FACTORS:
+        raise ValueError(f"factor must be 1 or one of {DBSCAN_EPS_FACTORS}, got {factor!r}.")
+    return metric if factor == 1.0 else f"{metric}_eps_x{factor:g}"
+
+
+def dbscan_eps_columns(metric: str) -> dict[float, str]:
+    """``{factor: field}`` of :func:`dbscan_eps_column` for the rule (1) and every scaled eps, ascending."""
+    return {factor: dbscan_eps_column(metric, factor) for factor in sorted((1.0, *DBSCAN_EPS_FACTORS))}
+
+
+def downstream_metrics(columns) -> list[str]:
+    """The downstream fields of :func:`downstream_scores` among ``columns`` (``r2_*``, ``ap_label_*``), in order."""
+    return [c for c in columns if c.startswith(("r2_", "ap_label_"))]
 
 
 class _AutoencoderAdapter:

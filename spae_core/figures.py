@@ -20,6 +20,7 @@ __all__ = [
     "bce_soft_target_figure",
     "wmse_erratum_figure",
     "expected_loss_figure",
+    "loss_comparison",
     "metric_bars_figure",
     "parameter_sweep_figure",
     "reconstruction_distribution_figure",
@@ -174,6 +175,42 @@ def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = Non
     else:
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)
     return fig
+
+
+def loss_comparison(records: pd.DataFrame, metrics, also=(), labels: dict | None = None, panels_by: str = "metric",
+                    defined_only: bool = False) -> tuple[pd.DataFrame, Figure]:
+    """Figures 2, 4, 5 from the runs: the seed summary and the bars of :func:`metric_bars_figure`.
+
+    Parameters
+    ----------
+    records : DataFrame
+        One row per run.
+    metrics : sequence of str
+        The metrics shown; the best loss of each dataset and metric is marked as
+        :func:`spae_core.statistics.paired_best_per_metric` finds it.
+    also : sequence of str
+        Further metrics summarised (for tables) but not drawn.
+    labels : dict, optional
+        Display names of metrics.
+    panels_by : {"metric", "dataset"}, default="metric"
+    defined_only : bool, default=False
+        Leave out the summary rows whose mean is undefined, and draw only the metrics defined on
+        some dataset (e.g. the downstream metrics, each defined on one dataset).
+
+    Returns
+    -------
+    summary : DataFrame
+        :func:`spae_core.statistics.summarise` of ``metrics`` and ``also``.
+    figure : Figure
+    """
+    from .statistics import paired_best_per_metric, summarise
+
+    summary = summarise(records, [*metrics, *also])
+    if defined_only:
+        summary = summary.dropna(subset=["mean"])
+        metrics = list(dict.fromkeys(summary["metric"]))
+    best = paired_best_per_metric(records, list(metrics))
+    return summary, metric_bars_figure(summary, list(metrics), labels=labels, best=best, panels_by=panels_by)
 
 
 def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:

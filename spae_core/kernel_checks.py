@@ -13,7 +13,7 @@ under ``kernel_checks/<label>/runs/<run_name>/``, and the book compares every ve
 (:func:`fragile_verdicts`), marks the fragile ones where they are shown (:func:`with_kernel_checks`)
 and estimates how many seeds would settle them (:func:`seeds_to_settle`).
 
-Run as ``python -m spae_core.kernel_checks retrain PUBLISHED PARAMS STORE`` (under the switches;
+Run as ``python -m spae_core.kernel_checks retrain PUBLISHED PRESET STORE`` (under the switches;
 ``make kernel-check``), then ``python -m spae_core.kernel_checks add STORE PUBLISHED``.
 """
 
@@ -32,8 +32,9 @@ import pandas as pd
 
 from .claims import AWARE, CLAIMS, STANDARD, claim_units
 from .evaluation import METRICS_VERSION
-from .experiments import grid_specs, load_records, retrain_stored
+from .experiments import load_records, retrain_stored
 from .paper import FIGURE6_METRICS
+from .presets import Preset, load_preset
 from .reproduction import verdict_changes
 from .statistics import paired_best, seeds_for_power
 
@@ -94,10 +95,9 @@ def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=+-]+", "_", label).strip("_")
 
 
-def main_grid_runs(params: dict) -> list[str]:
-    """The run names of a preset's main grid (``datasets`` x ``losses`` x ``seeds`` with its settings)."""
-    settings = {k: params[k] for k in ("max_rows", "max_epochs", "patience", "learning_rate", "batch_size")}
-    return [s.run_name for s in grid_specs(params["datasets"], params["losses"], params["seeds"], **settings)]
+def main_grid_runs(preset: str | Preset) -> list[str]:
+    """The run names of a preset's main grid (:meth:`spae_core.presets.Preset.main_specs`)."""
+    return [spec.run_name for spec in load_preset(preset).main_specs()]
 
 
 def add_check(retrained, published) -> tuple[str, int]:
@@ -342,9 +342,9 @@ def settling_summary(settle: pd.DataFrame) -> str:
     return line
 
 
-def retrain_main_grid(published, params: dict, store, n_jobs: int = 2) -> int:
-    """Retrain the main grid of ``params`` from ``published`` into ``store`` under this process's kernels."""
-    names = main_grid_runs(params)
+def retrain_main_grid(published, preset: str | Preset, store, n_jobs: int = 2) -> int:
+    """Retrain the main grid of ``preset`` from ``published`` into ``store`` under this process's kernels."""
+    names = main_grid_runs(preset)
     published_names = set(load_records(published)["run_name"])
     missing = sorted(set(names) - published_names)
     if missing:
@@ -359,7 +359,7 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     retrain = commands.add_parser("retrain", help="retrain the preset's main grid under this environment's kernels")
     retrain.add_argument("published")
-    retrain.add_argument("params", help="the preset's parameters (notebooks/params/<preset>.yaml)")
+    retrain.add_argument("preset", help="the preset's name (spae_core/presets/<name>.yaml)")
     retrain.add_argument("store")
     add = commands.add_parser("add", help="publish a retrained store as a kernel check")
     add.add_argument("store")
@@ -367,10 +367,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "retrain":
-            import yaml
-
-            params = yaml.safe_load(Path(args.params).read_text())
-            count = retrain_main_grid(args.published, params, args.store, n_jobs=int(params.get("n_jobs", 1)))
+            preset = load_preset(args.preset)
+            count = retrain_main_grid(args.published, preset, args.store, n_jobs=preset.n_jobs)
             print(f"retrained {count} runs into {args.store}")
         else:
             label, count = add_check(args.store, args.published)

@@ -8,8 +8,10 @@ from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6
 from .statistics import paired_best
 
-__all__ = ["baseline_table", "expected_loss_table", "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table",
-           "separation_counts"]
+__all__ = ["baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps", "dbscan_eps_verdicts",
+           "expected_loss_table", "figure6_column_variants", "figure6_columns", "figure6_sweep", "figure6_table",
+           "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table",
+           "separation_counts", "summary_table"]
 
 
 def expected_loss_table(target_sparsity: float = 0.999, losses=("mse", "bce", "wmse", "wbce", "focal", "dice"),
@@ -58,7 +60,8 @@ def learning_rate_table(records: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(keys)
 
 
-def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.DataFrame | None = None,
+                 compare="loss", label: str | None = None) -> pd.DataFrame:
     """Table of ``mean [ci_low, ci_high] (n=seeds)`` per dataset (rows) and loss (columns).
 
     Parameters
@@ -71,24 +74,69 @@ def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.D
     reference : DataFrame, optional
         Extra column of single numbers with ``dataset``, ``metric`` and one value column (e.g.
         :func:`spae_core.baselines.raw_input_downstream`), shown after the losses.
+    compare : str or sequence of str, default="loss"
+        The summary column(s) whose values are the table's columns, e.g. ``("loss", "beta")`` for
+        a summary by ``("dataset", "loss", "beta")``; the column axis keeps the name ``loss``.
+    label : str, optional
+        Heading of each column, formatted from ``compare``'s values by name, e.g.
+        ``"{loss} (beta={beta:g})"``; default: the value of ``compare`` (a single column).
     """
     metrics = [metric] if isinstance(metric, str) else list(metric)
     rows = summary[summary["metric"].isin(metrics)]
     if rows.empty:
         raise ValueError(f"No metric {metrics} in the summary; it has {sorted(summary['metric'].unique())}.")
+    rows = rows.assign(_heading=_compared(rows, compare, label))
     cells = rows.assign(cell=[
         f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}] (n={n})" if n else "undefined"
         for m, lo, hi, n in zip(rows["mean"], rows["ci_low"], rows["ci_high"], rows["n"])
     ])
     index = ["dataset"] if len(metrics) == 1 else ["dataset", "metric"]
-    table = cells.pivot_table(index=index, columns="loss", values="cell", aggfunc="first", sort=False)
-    table = table.reindex(columns=list(dict.fromkeys(rows["loss"])))
+    table = cells.pivot_table(index=index, columns="_heading", values="cell", aggfunc="first", sort=False)
+    table = table.reindex(columns=list(dict.fromkeys(rows["_heading"])))
     if reference is not None:
         value = [c for c in reference.columns if c not in ("dataset", "metric")][0]
         ref = reference[reference["metric"].isin(metrics)].set_index(index)[value]
         table[value.replace("_", " ")] = ref.reindex(table.index).map(lambda v: f"{v:.{digits}f}")
     table.columns.name = "loss"
     return table
+
+
+def _compared(rows: pd.DataFrame, compare, label: str | None) -> list:
+    """The column heading of each summary row: ``label`` formatted from the ``compare`` columns."""
+    compare = [compare] if isinstance(compare, str) else list(compare)
+    if label is None:
+        if len(compare) != 1:
+            raise ValueError(f"comparing several columns {compare} needs a label, e.g. '{{{compare[0]}}} ...'.")
+        return rows[compare[0]].tolist()
+    return [label.format(**values) for values in rows[compare].to_dict("records")]
+
+
+def summary_table(records: pd.DataFrame, metrics, compare="loss", label: str | None = None,
+                  digits: int = 3) -> pd.DataFrame:
+    """:func:`metric_table` of the seed summary of ``records``, one column per value of ``compare``.
+
+    Parameters
+    ----------
+    records : DataFrame
+        One row per run.
+    metrics : str or sequence of str
+    compare : str or sequence of str, default="loss"
+        The record column(s) compared (the runs are summarised by dataset and these).
+    label : str, optional
+        See :func:`metric_table`, e.g. ``"lambda={ovr_lambda:g}"``.
+    digits : int, default=3
+    """
+    from .statistics import summarise
+
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    compare = [compare] if isinstance(compare, str) else list(compare)
+    summary = summarise(records, metrics, by=("dataset", *compare))
+    return metric_table(summary, metrics, digits=digits, compare=compare, label=label)
+
+
+def figure6_columns(records: pd.DataFrame) -> list[str]:
+    """The record columns of Figure 6's metrics that some run of ``records`` defines, in Figure 6's order."""
+    return [c for c in FIGURE6_METRICS.values() if c in records.columns and records[c].notna().any()]
 
 
 def _verdict(paper: set | None, best, tied: list, all_losses: set, separated: bool, defined: set) -> str:
@@ -202,6 +250,83 @@ def figure6_variants(variants: dict, losses=None, columns: dict | None = None) -
     cells["changes"] = keys.nunique(axis=1) > 1
     cells.columns.name = None
     return cells.reset_index()
+
+
+def figure6_column_variants(records: pd.DataFrame, metric: str, columns: dict) -> pd.DataFrame:
+    """One Figure 6 metric's verdicts when it is measured by each of several record columns.
+
+    Parameters
+    ----------
+    records : DataFrame
+        One row per run.
+    metric : str
+        A Figure 6 metric label (a key of :data:`spae_core.paper.FIGURE6_METRICS`).
+    columns : dict of variant label -> record column
+        E.g. ``{"t = 0.5": "contingency", "t = p_j": "contingency_rate_threshold"}``.
+
+    Returns
+    -------
+    DataFrame
+        The rows of :func:`figure6_variants` for ``metric`` (their index kept).
+    """
+    table = figure6_variants({label: (records, {metric: column}) for label, column in columns.items()})
+    return table[table["metric"] == metric]
+
+
+def dbscan_eps_verdicts(records: pd.DataFrame) -> pd.DataFrame:
+    """Figure 6's DBSCAN cell at each multiple of the rule's ``eps`` (:func:`spae_core.evaluation.dbscan_eps_columns`)."""
+    from .evaluation import dbscan_eps_columns
+
+    columns = {f"eps {factor:g} x rule": column for factor, column in dbscan_eps_columns("ch_dbscan").items()}
+    return figure6_column_variants(records, "CH Score (DBScan)", columns)
+
+
+def dbscan_clusters_by_eps(records: pd.DataFrame) -> pd.DataFrame:
+    """Mean number of DBSCAN clusters over runs, per dataset (rows) and multiple of the rule's ``eps`` (columns)."""
+    from .evaluation import dbscan_eps_columns
+    from .statistics import summarise
+
+    columns = dbscan_eps_columns("dbscan_clusters")
+    clusters = summarise(records, list(columns.values()), by=("dataset",))
+    eps = clusters["metric"].map({column: f"{factor:g} x rule" for factor, column in columns.items()})
+    return clusters.assign(eps=eps).pivot(index="dataset", columns="eps", values="mean")
+
+
+def figure6_sweep(runs: pd.DataFrame, parameter: str, label: str, others: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`figure6_variants` with one variant per value of a swept ``parameter``, ascending.
+
+    Parameters
+    ----------
+    runs : DataFrame
+        The sweep's records (e.g. the learning-rate study), with a ``parameter`` column.
+    parameter : str
+        The swept record column, e.g. ``"learning_rate"`` or ``"beta"``.
+    label : str
+        Each variant's label, formatted from the value, e.g. ``"lr={:g}"``.
+    others : DataFrame, optional
+        Runs of the losses the sweep leaves alone (e.g. the main grid when only WMSE and WBCE are
+        swept): their rows on the sweep's datasets, of losses the sweep does not run, join every
+        variant.
+    """
+    context = None
+    if others is not None:
+        context = others[others["dataset"].isin(set(runs["dataset"])) & ~others["loss"].isin(set(runs["loss"]))]
+    variants = {label.format(value): runs[runs[parameter] == value] for value in sorted(runs[parameter].unique())}
+    if context is not None:
+        variants = {name: pd.concat([context, frame]) for name, frame in variants.items()}
+    return figure6_variants(variants)
+
+
+def changed_cells(verdicts: dict) -> pd.DataFrame:
+    """How many Figure 6 cells each choice moves: ``choice``, ``cells``, ``cells that change``.
+
+    ``verdicts`` maps each choice to its :func:`figure6_variants` table (with ``changes``).
+    """
+    return pd.DataFrame({
+        "choice": list(verdicts),
+        "cells": [len(table) for table in verdicts.values()],
+        "cells that change": [int(table["changes"].sum()) for table in verdicts.values()],
+    })
 
 
 def baseline_table(records: pd.DataFrame, baselines: pd.DataFrame, metrics, reference: pd.DataFrame | None = None,

@@ -134,7 +134,7 @@ def test_order_preserving_scores_reject_bad_input():
     for threshold in (0.0, 1.0, True):
         with pytest.raises(ValueError, match="threshold"):
             order_preserving_unit_scores(np.ones((2, 2)), threshold)
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match="NaN or infinite"):
         order_preserving_unit_scores(np.array([[0.0, np.nan]]))
 
 

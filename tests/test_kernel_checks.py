@@ -1,5 +1,6 @@
 """Kernel checks: publishing a retrained grid, the verdicts that move under other kernels, seeds to settle them."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -8,8 +9,9 @@ import pytest
 
 from spae_core.evaluation import METRICS_VERSION
 from spae_core.experiments import RunSpec, load_records, run_grid
-from spae_core.kernel_checks import (add_check, check_label, checks_table, fragile_verdicts, load_checks, main_grid_runs,
-                                     seeds_to_settle, settling_summary, with_kernel_checks)
+from spae_core.kernel_checks import (add_check, check_label, checks_table, fragile_verdicts, load_checks, main,
+                                     main_grid_runs, seeds_to_settle, settling_summary, with_kernel_checks)
+from spae_core.presets import load_preset
 from spae_core.published import export_store, seed_store
 from spae_core.statistics import seeds_for_power
 
@@ -184,12 +186,18 @@ def test_a_stale_check_is_named_not_compared(tmp_path):
 
 
 def test_main_grid_runs_are_the_presets_grid():
-    params = {"datasets": ["thyroid"], "losses": ["bce", "mse"], "seeds": [0, 1], "max_rows": 300, "max_epochs": 3,
-              "patience": 10, "learning_rate": 0.001, "batch_size": 64}
-    names = main_grid_runs(params)
+    preset = dataclasses.replace(load_preset("ci"), datasets=["thyroid"], losses=["bce", "mse"], seeds=[0, 1])
+    names = main_grid_runs(preset)
     assert len(names) == 4 and all(n.startswith("thyroid__") for n in names)
     assert names[0] == RunSpec("thyroid", "bce", 0, max_rows=300, max_epochs=3, patience=10, learning_rate=0.001,
                                batch_size=64).run_name
+    ci = load_preset("ci")
+    assert len(main_grid_runs("ci")) == len(ci.datasets) * len(ci.losses) * len(ci.seeds)
+
+
+def test_retrain_takes_a_preset_name_and_refuses_an_unknown_one(tmp_path, capsys):
+    assert main(["retrain", str(tmp_path), "nope", str(tmp_path / "store")]) == 1
+    assert "available presets: ci, default, paper" in capsys.readouterr().err
 
 
 def test_settling_summary_counts_settled_verdicts_and_sums_the_largest_cost_per_dataset():

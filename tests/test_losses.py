@@ -446,3 +446,10 @@ def test_expected_loss_rejects_bad_arguments():
         expected_loss("multinomial", 0.9, 0.5)
     with pytest.raises(ValueError, match="count loss"):
         expected_loss("poisson", 0.9, 0.5)
+
+
+def test_smoothed_rates_are_add_one_rates():
+    from spae_core.losses import smoothed_rates
+
+    # p_j = (n_j + 1) / (n + 2): a feature never positive among 4 rows gets 1/6, one always positive 5/6.
+    assert smoothed_rates([0, 4, 2], 4).tolist() == [1 / 6, 5 / 6, 3 / 6]

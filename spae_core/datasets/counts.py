@@ -13,68 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .binary import X_DTYPE
+from ..validation import check_count_entries
+from .binary import canonical_csr
 from .dataset import BinaryDataset
-
-#: Largest count a dataset may hold: float32 represents every integer up to here exactly.
-MAX_COUNT = 2**24
 
 
 def to_count_csr(X, what: str = "X") -> sp.csr_array:
     """Return ``X`` as a canonical float32 ``csr_array``, refusing anything but non-negative integers.
 
-    Parameters
-    ----------
-    X : scipy sparse matrix or array-like of shape (n_rows, n_columns)
-    what : str, default="X"
-        How to name the input in error messages.
-
-    Returns
-    -------
-    scipy.sparse.csr_array of float32
-
-    Raises
-    ------
-    ValueError
-        If any entry is negative, fractional, NaN, infinite or above :data:`MAX_COUNT`; the
-        message gives how many and the first position.
+    The count counterpart of :func:`~spae_core.datasets.to_binary_csr` (same parameters and
+    result). The check is :func:`spae_core.validation.check_count_entries`: a ``ValueError``
+    names how many entries are negative, fractional, NaN, infinite or above
+    :data:`spae_core.validation.MAX_EXACT_COUNT`, and the first of them.
     """
-    if sp.issparse(X):
-        csr = sp.csr_array(X)
-        if not csr.has_canonical_format:
-            csr = csr.copy()
-            csr.sum_duplicates()
-        values = csr.data
-        rows_of = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
-        cols_of = csr.indices
-    else:
-        dense = np.asarray(X)
-        if dense.ndim != 2:
-            raise ValueError(f"{what}: expected a 2-D matrix, got an array with {dense.ndim} dimension(s).")
-        if dense.dtype.kind not in "biuf":
-            raise ValueError(f"{what} has dtype {dense.dtype}; pass a numeric matrix of counts.")
-        csr = None
-        values = dense.ravel()
-        rows_of, cols_of = np.divmod(np.arange(values.size), dense.shape[1])
-    with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(values) | (values < 0) | (values != np.floor(values)) | (values > MAX_COUNT)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0]) if csr is None else int(np.lexsort((cols_of[bad], rows_of[bad]))[0])
-        row = int(rows_of[first] if csr is None else rows_of[bad][first])
-        column = int(cols_of[first] if csr is None else cols_of[bad][first])
-        value = float(values[first] if csr is None else values[bad][first])
-        count = int(bad.sum())
-        raise ValueError(
-            f"{what} must contain only non-negative integer counts (at most {MAX_COUNT}), but {count} "
-            f"entr{'y is' if count == 1 else 'ies are'} not; the first is {value!r} at row {row}, "
-            f"column {column} (zero-based)."
-        )
-    csr = sp.csr_array(X if csr is None else csr, dtype=X_DTYPE)
-    if not csr.has_canonical_format or not csr.data.all():
-        csr = csr.copy()
-        csr.sum_duplicates()
-        csr.eliminate_zeros()
-    return csr
+    return canonical_csr(check_count_entries(X, what))
 
 
 @dataclass(frozen=True, eq=False, repr=False)
