@@ -374,8 +374,8 @@ def main(argv=None) -> int:
             label, count = add_check(args.store, args.published)
             print(f"published {count} runs as the kernel check {label!r} in {args.published}/{CHECKS_DIR}")
     except (OSError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -196,8 +196,10 @@ def test_main_grid_runs_are_the_presets_grid():
 
 
 def test_retrain_takes_a_preset_name_and_refuses_an_unknown_one(tmp_path, capsys):
-    assert main(["retrain", str(tmp_path), "nope", str(tmp_path / "store")]) == 1
-    assert "available presets: ci, default, paper" in capsys.readouterr().err
+    assert main(["retrain", str(tmp_path), "nope", str(tmp_path / "store")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("python -m spae_core.kernel_checks retrain: ") and "available presets: ci, default, paper" in error
+    assert len(error.strip().splitlines()) == 1  # one line, no traceback
 
 
 def test_settling_summary_counts_settled_verdicts_and_sums_the_largest_cost_per_dataset():
