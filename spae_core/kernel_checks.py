@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .claims import CLAIMS, claim_units
+from .claims import claim_units
 from .evaluation import METRICS_VERSION
 from .experiments import grid_specs, load_records, retrain_stored
-from .paper import FIGURE6_METRICS
+from .paper import CLAIMS, FIGURE6_METRICS, PAPER_LOSSES
 from .reproduction import verdict_changes
 from .statistics import paired_best, seeds_for_power
 
@@ -213,7 +213,7 @@ def with_kernel_checks(table: pd.DataFrame, fragility: pd.DataFrame, kind: str) 
 
 def _per_seed_cost(records: pd.DataFrame, dataset: str) -> float:
     """Seconds of training one more seed of the paper's losses on ``dataset`` costs, one run at a time."""
-    runs = records[(records["dataset"] == dataset) & records["loss"].isin(("mse", "bce", "wmse", "wbce", "focal", "dice"))]
+    runs = records[(records["dataset"] == dataset) & records["loss"].isin(PAPER_LOSSES)]
     return float(runs.groupby("loss")["run_seconds"].mean().sum())
 
 
