@@ -14,69 +14,23 @@ difference* otherwise. A claim is
 - **inconclusive** otherwise: some support but not enough, or no unit where the seeds separate
   the families at all (no evidence either way).
 
-The claims' wording is the paper's (quoted, typed from it); everything else is computed.
+The claims' wording is the paper's (quoted, typed from it in :mod:`spae_core.paper`); the rules
+above are :mod:`spae_core.verdicts`; everything else is computed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
+from .paper import AWARE, CLAIMS, FIGURE6_CLAIM, IMDB_CONTINGENCY_CLAIM, PAPER_LOSSES, STANDARD, Claim
 from .statistics import holm, paired_group_difference
 from .tables import figure6_table
+from .verdicts import claim_verdict, figure6_as_claim, unit_outcome
 
+# AWARE, STANDARD, CLAIMS and Claim live in spae_core.paper (the paper's words); they stay importable from here.
 __all__ = ["AWARE", "CLAIMS", "STANDARD", "Claim", "all_claim_units", "all_claim_verdicts", "claim_units", "claim_verdicts", "figure6_claim",
            "highest_contingency_claim"]
-
-#: The paper's sparsity-aware losses and its standard ones.
-AWARE = ("wmse", "wbce", "focal", "dice")
-STANDARD = ("mse", "bce")
-
-EMBEDDING = ("trustworthiness", "ch_dbscan", "ch_sparsity")
-DOWNSTREAM = ("r2_imdb_rating", "ap_label_mean")
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim of the paper, read as "``group_a`` beats ``group_b`` on ``metrics``".
-
-    ``text`` and ``source`` are the paper's; ``evidence`` names the book section to look at.
-    """
-
-    key: str
-    source: str
-    text: str
-    metrics: tuple
-    group_a: tuple
-    group_b: tuple
-    evidence: str
-    consistent: bool = False
-
-
-CLAIMS = (
-    Claim("ap_standard", "Sec. 4.3.1 and Conclusion", "MSE and BCE achieve the strongest per-entry recovery (AP)",
-          ("ap_macro",), STANDARD, AWARE, "Section 3, Figure 2a"),
-    Claim("contingency_aware", "Sec. 4.3.1", "Sparsity-aware losses better preserve feature dependencies",
-          ("contingency",), AWARE, STANDARD, "Section 3, Figure 2b"),
-    Claim("mass_aware", "Sec. 4.3.1, Fig. 3", "sparsity-aware losses place more probability mass in the intermediate "
-          "region, specifically in the region where x_hat > t = 0.5", ("mass_above_threshold",), AWARE, STANDARD,
-          "Section 3, Figure 3"),
-    Claim("embedding_aware", "Sec. 4.3.2", "Sparsity-aware losses have better results on the embedding space metrics "
-          "when compared to MSE or BCE", EMBEDDING, AWARE, STANDARD, "Section 4, Figure 4"),
-    Claim("focal_embedding", "Sec. 4.3.2", "Focal loss is particularly effective, balancing local neighborhood "
-          "preservation (trustworthiness) with global cluster separation (CH score)",
-          ("trustworthiness", "ch_dbscan"), ("focal",), STANDARD, "Section 4, Figure 4"),
-    Claim("downstream_weighted", "Sec. 4.3.3", "Sparsity-aware losses, specifically WBCE and WMSE, outperform BCE and "
-          "MSE across both regression (R^2) and classification (AP) tasks", DOWNSTREAM, ("wbce", "wmse"), STANDARD,
-          "Section 5, Figure 5"),
-    Claim("abstract_rare_events", "Abstract", "these alternatives outperform MSE and BCE on metrics sensitive to rare "
-          "events", ("contingency", *EMBEDDING, *DOWNSTREAM), AWARE, STANDARD, "Sections 3-5"),
-    Claim("conclusion_consistent", "Conclusion", "incorporating sparsity-awareness into the objective consistently "
-          "improves both reconstruction and representation quality", ("contingency", *EMBEDDING, *DOWNSTREAM), AWARE,
-          STANDARD, "Sections 3-6", consistent=True),
-)
 
 
 def claim_units(records: pd.DataFrame, claim: Claim, alpha: float = 0.05) -> pd.DataFrame:
@@ -94,26 +48,19 @@ def claim_units(records: pd.DataFrame, claim: Claim, alpha: float = 0.05) -> pd.
     units = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["dataset", "best_a", "best_b", "difference", "ci_low", "ci_high", "p", "n_pairs", "metric"])
     units["p_holm"] = holm(units["p"].to_numpy(dtype=float)) if len(units) else []
-    significant = units["p_holm"] < alpha
-    units["outcome"] = np.where(significant & (units["difference"] > 0), "ahead",
-                                np.where(significant & (units["difference"] < 0), "behind", "no difference"))
+    units["outcome"] = unit_outcome(units["difference"], units["p_holm"], alpha)
     return units[["dataset", "metric", "best_a", "best_b", "difference", "ci_low", "ci_high", "p", "n_pairs",
                   "p_holm", "outcome"]]
 
 
-def _verdict(ahead: int, behind: int, total: int, consistent: bool) -> str:
-    if total == 0:
-        return "inconclusive"
-    if behind > 0 and behind >= ahead:
-        return "not supported"
-    if behind == 0 and (ahead == total if consistent else 2 * ahead >= total):
-        return "supported"
-    return "inconclusive"
+def _counts(units: pd.DataFrame) -> tuple[int, int]:
+    """How many of a claim's units are ahead and how many behind."""
+    counts = units["outcome"].value_counts()
+    return int(counts.get("ahead", 0)), int(counts.get("behind", 0))
 
 
 def _reason(units: pd.DataFrame, claim: Claim) -> str:
-    counts = units["outcome"].value_counts()
-    ahead, behind = int(counts.get("ahead", 0)), int(counts.get("behind", 0))
+    ahead, behind = _counts(units)
     text = f"{'/'.join(claim.group_a).upper()} ahead in {ahead}, behind in {behind}, not separable in " \
            f"{len(units) - ahead - behind} of {len(units)} dataset x metric units"
     for outcome in ("behind", "ahead"):
@@ -147,20 +94,17 @@ def claim_verdicts(records: pd.DataFrame, claims=CLAIMS, alpha: float = 0.05) ->
     rows = []
     for claim in claims:
         units = claim_units(records, claim, alpha)
-        counts = units["outcome"].value_counts()
-        ahead, behind = int(counts.get("ahead", 0)), int(counts.get("behind", 0))
-        rows.append({
-            "claim": claim.key, "source": claim.source, "paper's words": claim.text,
-            "verdict": _verdict(ahead, behind, len(units), claim.consistent),
-            "ahead": ahead, "behind": behind, "units": len(units), "evidence": claim.evidence,
-            "reason": _reason(units, claim) if len(units) else "no unit where both families have values",
-        })
+        ahead, behind = _counts(units)
+        rows.append(_row(claim, claim_verdict(ahead, behind, len(units), claim.consistent), ahead, behind, len(units),
+                         _reason(units, claim) if len(units) else "no unit where both families have values"))
     return pd.DataFrame(rows)
 
 
-def _row(key, source, text, verdict, ahead, behind, units, evidence, reason) -> dict:
-    return {"claim": key, "source": source, "paper's words": text, "verdict": verdict, "ahead": ahead,
-            "behind": behind, "units": units, "evidence": evidence, "reason": reason}
+def _row(claim: Claim, verdict: str, ahead: int, behind: int, units: int, reason: str, evidence: str | None = None) -> dict:
+    """One row of the claims table: the paper's words of ``claim``, our verdict and its counts."""
+    return {"claim": claim.key, "source": claim.source, "paper's words": claim.text, "verdict": verdict, "ahead": ahead,
+            "behind": behind, "units": units, "evidence": claim.evidence if evidence is None else evidence,
+            "reason": reason}
 
 
 def figure6_claim(figure6: pd.DataFrame) -> dict:
@@ -170,19 +114,16 @@ def figure6_claim(figure6: pd.DataFrame) -> dict:
     counted; *ahead* is the number of cells that agree (the paper's winner is our separated best),
     *behind* the number that differ (our best beats the paper's winner significantly). Supported
     when no cell differs and at least half agree; not supported when at least one cell differs
-    and as many differ as agree; inconclusive otherwise.
+    and as many differ as agree; inconclusive otherwise (:func:`spae_core.verdicts.figure6_as_claim`).
     """
-    cells = figure6[figure6["verdict"].isin(["agrees", "tied", "differs"])]
-    counts = cells["verdict"].value_counts()
-    agrees, differs, tied = (int(counts.get(v, 0)) for v in ("agrees", "differs", "tied"))
-    verdict = _verdict(agrees, differs, len(cells), consistent=False)
-    differing = cells[cells["verdict"] == "differs"]
-    reason = f"{agrees} cells agree, {tied} are tied (our seeds cannot single out a best), {differs} differ"
+    rule = figure6_as_claim(figure6["verdict"])
+    differing = figure6[figure6["verdict"] == "differs"]
+    reason = (f"{rule['agrees']} cells agree, {rule['tied']} are tied (our seeds cannot single out a best), "
+              f"{rule['differs']} differ")
     if len(differing):
         reason += "; e.g. " + ", ".join(f"{d} {m}: ours {b}, paper's {p}" for d, m, b, p in
                                         differing[["dataset", "metric", "ours_best", "paper_best"]].head(2).to_numpy())
-    return _row("figure6_winners", "Fig. 6", "Each cell marks the top-performing loss", verdict, agrees, differs,
-                len(cells), "Section 6", reason)
+    return _row(FIGURE6_CLAIM, rule["verdict"], rule["agrees"], rule["differs"], rule["units"], reason)
 
 
 def highest_contingency_claim(records: pd.DataFrame, counterpart: str = "IMDB_1.0") -> dict:
@@ -194,11 +135,10 @@ def highest_contingency_claim(records: pd.DataFrame, counterpart: str = "IMDB_1.
     """
     from .statistics import summarise
 
-    text = "all models achieve their highest contingency scores on the IMDB dataset"
+    claim = IMDB_CONTINGENCY_CLAIM
     standins = records.loc[records["paper_counterpart"] == counterpart, "dataset"].unique()
     if len(standins) == 0 or "contingency" not in records.columns:
-        return _row("contingency_highest_on_imdb", "Sec. 4.3.1", text, "inconclusive", 0, 0, 0, "Section 3",
-                    f"no stand-in for {counterpart} in these runs")
+        return _row(claim, "inconclusive", 0, 0, 0, f"no stand-in for {counterpart} in these runs", evidence="Section 3")
     summary = summarise(records, ["contingency"])
     ahead = behind = 0
     examples = []
@@ -215,8 +155,7 @@ def highest_contingency_claim(records: pd.DataFrame, counterpart: str = "IMDB_1.
     reason = f"highest on the IMDB stand-in for {ahead} of {n} losses, clearly higher elsewhere for {behind}"
     if examples:
         reason += "; e.g. " + examples[0]
-    return _row("contingency_highest_on_imdb", "Sec. 4.3.1", text, _verdict(ahead, behind, n, consistent=True),
-                ahead, behind, n, "Section 3, Figure 2b", reason)
+    return _row(claim, claim_verdict(ahead, behind, n, claim.consistent), ahead, behind, n, reason)
 
 
 def all_claim_verdicts(records: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -225,7 +164,7 @@ def all_claim_verdicts(records: pd.DataFrame, alpha: float = 0.05) -> pd.DataFra
     Runs of other losses (e.g. the Mult-DAE likelihood) in ``records`` are left out, since the
     claims are about the paper's losses. Columns as in :func:`claim_verdicts`.
     """
-    paper_runs = records[records["loss"].isin(STANDARD + AWARE)]
+    paper_runs = records[records["loss"].isin(PAPER_LOSSES)]
     return pd.concat([
         claim_verdicts(paper_runs, alpha=alpha),
         pd.DataFrame([highest_contingency_claim(paper_runs), figure6_claim(figure6_table(paper_runs, alpha=alpha))]),

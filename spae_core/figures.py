@@ -12,7 +12,8 @@ import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from .losses import expected_loss
+from .losses import expected_loss, get_loss
+from .paper import PAPER_LOSSES
 from .statistics import mean_ci
 
 __all__ = [
@@ -22,13 +23,14 @@ __all__ = [
     "expected_loss_figure",
     "loss_comparison",
     "metric_bars_figure",
+    "metric_bars_table",
     "parameter_sweep_figure",
     "reconstruction_distribution_figure",
     "training_curves_figure",
 ]
 
 #: Losses in the order the paper discusses them, then the peer likelihood.
-LOSS_ORDER = ("mse", "bce", "wmse", "wbce", "focal", "dice", "multinomial")
+LOSS_ORDER = (*PAPER_LOSSES, "multinomial")
 _COLOURS = dict(zip(LOSS_ORDER, plt.get_cmap("tab10").colors))
 
 
@@ -46,7 +48,7 @@ def _panels(n: int, width: float = 4.2, height: float = 3.2, ncols: int | None =
     return fig, list(axes.flat[:n])
 
 
-def expected_loss_figure(target_sparsity: float = 0.999, losses=("mse", "bce", "wmse", "wbce", "focal", "dice"),
+def expected_loss_figure(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
                          recon_sparsity=None, **kwargs) -> Figure:
     """Figure 1: expected loss against a target of sparsity ``target_sparsity`` as ``s(x_hat)`` grows.
 
@@ -107,9 +109,104 @@ def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss", pan
     return fig
 
 
+def _in_order(values, order=None) -> list:
+    """The distinct ``values`` in ``order`` (those it lists), or in order of first appearance."""
+    present = list(dict.fromkeys(values))
+    return present if order is None else [v for v in order if v in set(present)]
+
+
+def _bar_mark(best: pd.DataFrame | None, dataset, metric, loss: str) -> str:
+    """How the bar of ``loss`` in one (dataset, metric) cell is marked: ``"best"``, ``"tied"`` or ``""``.
+
+    ``"best"`` (hatched) for the cell's best loss where it is separated (a ``best`` table without
+    a ``separated`` column counts every best as separated); ``"tied"`` (outlined) for a best that
+    is not separated and for the losses tied with it.
+    """
+    if best is None:
+        return ""
+    cell = best[(best["dataset"] == dataset) & (best["metric"] == metric)]
+    if cell.empty:
+        return ""
+    separated = cell["separated"].iloc[0] if "separated" in cell.columns else True
+    if cell["best"].iloc[0] == loss and separated:
+        return "best"
+    if loss in cell["tied"].iloc[0] or cell["best"].iloc[0] == loss:
+        return "tied"
+    return ""
+
+
+def metric_bars_table(summary: pd.DataFrame, metrics, best: pd.DataFrame | None = None, datasets=None,
+                      panels_by: str = "metric") -> pd.DataFrame:
+    """What :func:`metric_bars_figure` draws: one row per bar, in drawing order.
+
+    Panels are the metrics (in ``metrics``' order) or the datasets (in ``datasets``' order, else
+    as they come); within a panel the x groups are the datasets or the metrics in the same way,
+    and the losses are in :data:`LOSS_ORDER`, side by side in a group of total width 0.8. Every
+    loss of a panel has a bar in every group of the panel (NaN where it has no value).
+
+    Returns
+    -------
+    DataFrame
+        ``panel``, ``group`` (the x group's name), ``slot`` (its position), ``dataset``, ``metric``,
+        ``loss``, ``x`` (the bar's centre), ``width``, ``mean``, ``err_low``, ``err_high`` (distances
+        to the 95% interval's ends), ``mark``: ``"best"`` (hatched: the cell's best, separated),
+        ``"tied"`` (outlined: a best not separated, or a loss tied with it) or ``""``.
+    """
+    if panels_by not in ("metric", "dataset"):
+        raise ValueError(f"panels_by must be 'metric' or 'dataset', got {panels_by!r}.")
+    rows = summary[summary["metric"].isin(metrics)]
+    if datasets is not None:
+        rows = rows[rows["dataset"].isin(datasets)]
+    group_by = "dataset" if panels_by == "metric" else "metric"
+    order = {"metric": list(metrics), "dataset": None if datasets is None else list(datasets)}
+    frames = []
+    for panel in _in_order(rows[panels_by], order[panels_by]):
+        panel_rows = rows[rows[panels_by] == panel]
+        groups = _in_order(panel_rows[group_by], order[group_by])
+        losses = _ordered_losses(panel_rows["loss"])
+        width = 0.8 / max(len(losses), 1)
+        for i, loss in enumerate(losses):
+            cells = panel_rows[panel_rows["loss"] == loss].set_index(group_by).reindex(groups)
+            frames.append(pd.DataFrame({
+                "panel": panel, "group": groups, "slot": np.arange(len(groups)), panels_by: panel, group_by: groups,
+                "loss": loss, "x": np.arange(len(groups)) + (i - (len(losses) - 1) / 2) * width, "width": width,
+                "mean": cells["mean"].to_numpy(), "err_low": (cells["mean"] - cells["ci_low"]).to_numpy(),
+                "err_high": (cells["ci_high"] - cells["mean"]).to_numpy()}))
+    columns = ["panel", "group", "slot", "dataset", "metric", "loss", "x", "width", "mean", "err_low", "err_high"]
+    bars = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    bars["mark"] = [_bar_mark(best, d, m, loss) for d, m, loss in zip(bars["dataset"], bars["metric"], bars["loss"])]
+    return bars
+
+
+def _bar_axes(bars: pd.DataFrame, panels_by: str):
+    """The figure and one axes per panel: a grid of equal panels, or one row whose widths follow the groups."""
+    panels = list(dict.fromkeys(bars["panel"]))
+    if panels_by == "metric":
+        return _panels(len(panels), width=5.0)
+    groups_per_panel = [bars.loc[bars["panel"] == p, "group"].nunique() for p in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.0 + 1.3 * sum(groups_per_panel), 3.6), squeeze=False,
+                             layout="constrained", width_ratios=groups_per_panel)
+    return fig, list(axes.flat)
+
+
+def _draw_bars(ax, bars: pd.DataFrame) -> None:
+    """One panel's bars with their intervals, one ``ax.bar`` per loss; the best hatched, ties outlined."""
+    for loss, rows in bars.groupby("loss", sort=False):
+        err = np.vstack([rows["err_low"], rows["err_high"]])
+        drawn = ax.bar(rows["x"].to_numpy(), rows["mean"].to_numpy(), rows["width"].iloc[0], yerr=err, capsize=2,
+                       color=_COLOURS.get(loss), label=loss.upper())
+        for bar, mark in zip(drawn, rows["mark"]):
+            if mark == "best":
+                bar.set_hatch("///")
+            if mark:
+                bar.set_edgecolor("black")
+
+
 def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = None, best: pd.DataFrame | None = None,
                        datasets=None, panels_by: str = "metric") -> Figure:
     """Figures 2, 4, 5: bars per loss with 95% intervals, grouped by dataset or metric; the best loss hatched.
+
+    What is drawn is :func:`metric_bars_table`; this function draws it.
 
     Parameters
     ----------
@@ -131,44 +228,13 @@ def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = Non
         dataset with its metrics along the x axis (Figure 5, where each dataset has its own
         downstream metrics).
     """
-    if panels_by not in ("metric", "dataset"):
-        raise ValueError(f"panels_by must be 'metric' or 'dataset', got {panels_by!r}.")
+    bars = metric_bars_table(summary, metrics, best=best, datasets=datasets, panels_by=panels_by)
     labels = labels or {}
-    rows = summary[summary["metric"].isin(metrics)]
-    if datasets is not None:
-        rows = rows[rows["dataset"].isin(datasets)]
-    group_by = "dataset" if panels_by == "metric" else "metric"
-    order = {"metric": list(metrics), "dataset": list(datasets) if datasets is not None else list(dict.fromkeys(rows["dataset"]))}
-    panels = [p for p in order[panels_by] if p in set(rows[panels_by])]
-    if panels_by == "metric":
-        fig, axes = _panels(len(panels), width=5.0)
-    else:
-        groups_per_panel = [rows[rows["dataset"] == p]["metric"].nunique() for p in panels]
-        fig, axes = plt.subplots(1, len(panels), figsize=(2.0 + 1.3 * sum(groups_per_panel), 3.6), squeeze=False,
-                                 layout="constrained", width_ratios=groups_per_panel)
-        axes = list(axes.flat)
-    for ax, panel in zip(axes, panels):
-        panel_rows = rows[rows[panels_by] == panel]
-        names = [g for g in order[group_by] if g in set(panel_rows[group_by])] if group_by == "metric" else \
-            list(dict.fromkeys(panel_rows[group_by])) if datasets is None else [d for d in datasets if d in set(panel_rows[group_by])]
-        losses = _ordered_losses(panel_rows["loss"])
-        width = 0.8 / max(len(losses), 1)
-        for i, loss in enumerate(losses):
-            cells = panel_rows[panel_rows["loss"] == loss].set_index(group_by).reindex(names)
-            x = np.arange(len(names)) + (i - (len(losses) - 1) / 2) * width
-            err = np.vstack([cells["mean"] - cells["ci_low"], cells["ci_high"] - cells["mean"]])
-            bars = ax.bar(x, cells["mean"], width, yerr=err, capsize=2, color=_COLOURS.get(loss), label=loss.upper())
-            if best is not None:
-                for bar, name in zip(bars, names):
-                    dataset, metric = (name, panel) if panels_by == "metric" else (panel, name)
-                    cell = best[(best["dataset"] == dataset) & (best["metric"] == metric)]
-                    separated = cell["separated"].iloc[0] if "separated" in cell.columns and not cell.empty else True
-                    if not cell.empty and cell["best"].iloc[0] == loss and separated:
-                        bar.set_hatch("///")
-                        bar.set_edgecolor("black")
-                    elif not cell.empty and (loss in cell["tied"].iloc[0] or cell["best"].iloc[0] == loss):
-                        bar.set_edgecolor("black")
-        ax.set_xticks(np.arange(len(names)), [labels.get(n, n) for n in names], rotation=20, ha="right", fontsize=8)
+    fig, axes = _bar_axes(bars, panels_by)
+    for ax, (panel, panel_bars) in zip(axes, bars.groupby("panel", sort=False)):
+        _draw_bars(ax, panel_bars)
+        groups = panel_bars.drop_duplicates("slot")["group"]
+        ax.set_xticks(np.arange(len(groups)), [labels.get(g, g) for g in groups], rotation=20, ha="right", fontsize=8)
         ax.set_title(labels.get(panel, panel))
     if panels_by == "metric":
         axes[0].legend(fontsize=7, ncols=2)
@@ -251,30 +317,43 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
     return fig
 
 
+def _loss_curve(loss, x_hat, target: float, gradient: bool = False):
+    """A loss module's per-entry value for a constant ``target`` as a function of the reconstruction ``x_hat``.
+
+    ``x_hat`` (probabilities in (0, 1), a float64 tensor) is turned into the logits the loss
+    takes; with ``gradient``, the derivative of the loss with respect to ``x_hat`` comes too, by
+    autograd through the module itself. Returns ``(values, derivative or None)``, detached.
+    """
+    import torch
+
+    p = x_hat.clone().requires_grad_() if gradient else x_hat
+    logits = torch.log(p) - torch.log1p(-p)
+    values = loss(logits, torch.full_like(p, target))
+    if not gradient:
+        return values, None
+    values.sum().backward()
+    return values.detach(), p.grad
+
+
 def bce_soft_target_figure(targets=(0.05, 0.2, 0.5, 0.8, 0.95)) -> Figure:
     """BCE against targets in [0, 1] (not only 0/1): loss and gradient as functions of ``x_hat``.
 
     The loss of a soft target ``x`` is minimal at ``x_hat = x`` but its minimum is the binary
     entropy ``H(x) > 0``, not 0; its gradient with respect to ``x_hat``,
     ``(x_hat - x) / (x_hat (1 - x_hat))``, grows near 0 and 1, so extreme targets pull harder than
-    mid-tones. Curves are the BCE module itself, differentiated by autograd.
+    mid-tones. Curves are the BCE module itself, differentiated by autograd (:func:`_loss_curve`).
     """
     import torch
-
-    from .losses import get_loss
 
     bce = get_loss("bce", reduction="none", check_target=False)
     x_hat = torch.linspace(0.01, 0.99, 197, dtype=torch.float64)
     fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     for x in targets:
-        p = x_hat.clone().requires_grad_()
-        logits = torch.log(p) - torch.log1p(-p)
-        loss = bce(logits, torch.full_like(p, x))
-        loss.sum().backward()
-        line, = ax_loss.plot(x_hat, loss.detach(), label=f"x = {x}")
+        loss, gradient = _loss_curve(bce, x_hat, x, gradient=True)
+        line, = ax_loss.plot(x_hat, loss, label=f"x = {x}")
         entropy = -(x * np.log(x) + (1 - x) * np.log(1 - x))
         ax_loss.plot([x], [entropy], "o", color=line.get_color())
-        ax_grad.plot(x_hat, p.grad, color=line.get_color(), label=f"x = {x}")
+        ax_grad.plot(x_hat, gradient, color=line.get_color(), label=f"x = {x}")
     ax_loss.set(xlabel=r"reconstruction $\hat{x}$", ylabel="BCE", title="minimum at x (dots): the entropy H(x), not 0")
     ax_grad.axhline(0, color="grey", linewidth=0.5)
     ax_grad.set(xlabel=r"reconstruction $\hat{x}$", ylabel=r"$\partial\,$BCE$/\partial \hat{x}$", ylim=(-30, 30),
@@ -291,15 +370,11 @@ def wmse_erratum_figure(alpha: float = 4.0) -> Figure:
     """
     import torch
 
-    from .losses import get_loss
-
     x_hat = torch.linspace(0.001, 0.999, 200, dtype=torch.float64)
-    logits = torch.log(x_hat) - torch.log1p(-x_hat)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
     for ax, target in zip(axes, (0.0, 1.0)):
         for as_printed, style in ((False, "-"), (True, "--")):
-            loss = get_loss("wmse", alpha=alpha, as_printed=as_printed, reduction="none")
-            values = loss(logits, torch.full_like(x_hat, target))
+            values, _ = _loss_curve(get_loss("wmse", alpha=alpha, as_printed=as_printed, reduction="none"), x_hat, target)
             label = "as printed (Eq. 5)" if as_printed else "corrected (x_j restored)"
             ax.plot(x_hat, values, style, label=label)
             ax.plot(x_hat[values.argmin()], values.min(), "o", color=ax.lines[-1].get_color())

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .claims import AWARE, CLAIMS, STANDARD, claim_units
+from .claims import claim_units
 from .evaluation import METRICS_VERSION
 from .experiments import load_records, retrain_stored
-from .paper import FIGURE6_METRICS
+from .paper import CLAIMS, FIGURE6_METRICS, PAPER_LOSSES
 from .presets import Preset, load_preset
 from .reproduction import verdict_changes
 from .statistics import paired_best, seeds_for_power
@@ -213,7 +213,7 @@ def with_kernel_checks(table: pd.DataFrame, fragility: pd.DataFrame, kind: str) 
 
 def _per_seed_cost(records: pd.DataFrame, dataset: str) -> float:
     """Seconds of training one more seed of the paper's losses on ``dataset`` costs, one run at a time."""
-    runs = records[(records["dataset"] == dataset) & records["loss"].isin(("mse", "bce", "wmse", "wbce", "focal", "dice"))]
+    runs = records[(records["dataset"] == dataset) & records["loss"].isin(PAPER_LOSSES)]
     return float(runs.groupby("loss")["run_seconds"].mean().sum())
 
 
@@ -239,7 +239,7 @@ def _deciding_pairs(records, check, kind: str, item: str, alpha: float):
         dataset, label = item.split(" / ")
         column = FIGURE6_METRICS[label]
         # Figure 6 compares the paper's six losses only (spae_core.tables.figure6_table).
-        cells = [frame[(frame["dataset"] == dataset) & frame["loss"].isin(STANDARD + AWARE)] for frame in (records, check)]
+        cells = [frame[(frame["dataset"] == dataset) & frame["loss"].isin(PAPER_LOSSES)] for frame in (records, check)]
         sides = [paired_best(cell, column, alpha=alpha).iloc[0] for cell in cells]
         k = cells[0].loc[cells[0][column].notna(), "loss"].nunique()
         if sides[0]["best"] is None or sides[1]["best"] is None:

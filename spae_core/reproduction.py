@@ -26,6 +26,7 @@ import pandas as pd
 from .claims import all_claim_verdicts
 from .statistics import holm, mean_ci, paired_t_pvalue
 from .tables import figure6_table
+from .verdicts import UNDEFINED, figure6_change_key
 
 __all__ = ["MANIFEST", "ReproductionReport", "cell_agreement", "is_unstable_metric", "reproduction_report", "difference_summary", "metric_columns", "prepare", "read_manifest", "run_differences",
            "sample_runs", "summary_line", "verdict_changes"]
@@ -209,18 +210,13 @@ def verdict_changes(published: pd.DataFrame, reproduced: pd.DataFrame) -> pd.Dat
 
 
 def _cell(row, suffix: str) -> tuple[str, str]:
-    """A Figure 6 cell as text, and the key that decides "same": the verdict and the separated best.
-
-    As in :func:`spae_core.tables.figure6_variants`, which loss has the highest mean among losses
-    the seeds cannot separate is an accident of the seeds, not a change.
-    """
+    """A Figure 6 cell as text, and the key that decides "same" (:func:`spae_core.verdicts.figure6_change_key`)."""
     verdict = getattr(row, "verdict" + suffix)
     if not isinstance(verdict, str):
-        return "undefined", "undefined"
+        return UNDEFINED, UNDEFINED
     best, separated = getattr(row, "ours_best" + suffix), bool(getattr(row, "separated" + suffix))
-    if separated:
-        return f"{verdict}: {best}", f"{verdict}|{best}"
-    return f"{verdict}: highest mean {best}, not separated", f"{verdict}|~"
+    text = f"{verdict}: {best}" if separated else f"{verdict}: highest mean {best}, not separated"
+    return text, figure6_change_key(verdict, best, separated)
 
 
 def summary_line(manifest: dict, cells: pd.DataFrame, verdicts: pd.DataFrame) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .losses import expected_loss
-from .paper import FIGURE6_METRICS, PAPER_FIGURE6
+from .paper import FIGURE6_METRICS, PAPER_FIGURE6, PAPER_LOSSES
 from .statistics import paired_best
+from .verdicts import UNDEFINED, figure6_cell_verdict, figure6_change_key
 
 __all__ = ["baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps", "dbscan_eps_verdicts",
            "expected_loss_table", "figure6_column_variants", "figure6_columns", "figure6_sweep", "figure6_table",
@@ -14,7 +15,7 @@ __all__ = ["baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_b
            "separation_counts", "summary_table"]
 
 
-def expected_loss_table(target_sparsity: float = 0.999, losses=("mse", "bce", "wmse", "wbce", "focal", "dice"),
+def expected_loss_table(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
                         recon_sparsity=(0.5, 0.999)) -> pd.DataFrame:
     """Expected loss (Figure 1's model) at two reconstruction sparsities, and their ratio."""
     low, high = recon_sparsity
@@ -139,22 +140,6 @@ def figure6_columns(records: pd.DataFrame) -> list[str]:
     return [c for c in FIGURE6_METRICS.values() if c in records.columns and records[c].notna().any()]
 
 
-def _verdict(paper: set | None, best, tied: list, all_losses: set, separated: bool, defined: set) -> str:
-    if paper is None:
-        return "not in paper"
-    if best is None:
-        return "undefined here"
-    if paper == {"all"}:
-        return "agrees" if {best, *tied} == all_losses else "differs"
-    if not paper & all_losses:
-        return "paper's winner not run"
-    if not paper & defined:
-        return "paper's winner undefined here"
-    if paper & {best, *tied}:
-        return "agrees" if best in paper and separated else "tied"
-    return "differs"
-
-
 def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Figure 6 for our runs beside the paper's cells.
 
@@ -167,7 +152,7 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
     rest; *differs* when our best beats the paper's winner significantly; *paper's winner not
     run* when ``losses`` leaves it out; *paper's winner undefined here* when the metric is undefined
     for every run of the paper's winner (e.g. DBSCAN finds one cluster); *not in paper* for a
-    metric the paper has no cell for.
+    metric the paper has no cell for (the rule: :func:`spae_core.verdicts.figure6_cell_verdict`).
 
     Parameters
     ----------
@@ -187,7 +172,7 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
         Long format: ``dataset``, ``paper_counterpart``, ``metric``, ``ours_best``, ``ours_tied``,
         ``separated``, ``p_runner_up``, ``n_seeds``, ``paper_best`` (the paper's), ``verdict``.
     """
-    losses = losses or [l for l in ("mse", "bce", "wmse", "wbce", "focal", "dice") if l in set(records["loss"])]
+    losses = losses or [l for l in PAPER_LOSSES if l in set(records["loss"])]
     mapping = {**FIGURE6_METRICS, **(columns or {})}
     records = records[records["loss"].isin(losses)]
     rows = []
@@ -205,8 +190,8 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
                 "separated": bool(best["separated"]), "p_runner_up": best["p_runner_up"],
                 "n_seeds": int(group.loc[group["loss"] == best["best"], column].notna().sum()),
                 "paper_best": ", ".join(sorted(paper)).upper() if paper else "—",
-                "verdict": _verdict(paper, best["best"], best["tied"], set(losses), bool(best["separated"]),
-                                    set(group.loc[group[column].notna(), "loss"])),
+                "verdict": figure6_cell_verdict(paper, best["best"], best["tied"], set(losses), bool(best["separated"]),
+                                                set(group.loc[group[column].notna(), "loss"])),
             })
     return pd.DataFrame(rows)
 
@@ -229,7 +214,8 @@ def figure6_variants(variants: dict, losses=None, columns: dict | None = None) -
         ``"<label>"`` with ``"<best> (<verdict>)"`` (``"<best> ~ <tied> (<verdict>)"`` when the best
         is not separated, ``"undefined"`` where the metric is undefined in that variant), and
         ``changes``: whether the verdict, the separated best, or definedness differs between
-        variants (which loss has the highest mean among tied ones is not a change).
+        variants (which loss has the highest mean among tied ones is not a change;
+        :func:`spae_core.verdicts.figure6_change_key`).
     """
     frames = []
     for label, value in variants.items():
@@ -237,16 +223,14 @@ def figure6_variants(variants: dict, losses=None, columns: dict | None = None) -
         table = figure6_table(records, losses=losses, columns=own_columns)
         table["cell"] = [f"{b}{'' if s else ' ~ ' + t} ({v})" for b, s, t, v in
                          zip(table["ours_best"], table["separated"], table["ours_tied"], table["verdict"])]
-        # A best that is not separated is an accident of the seeds: only a separated best, or the
-        # verdict, changing counts as a change.
-        table["key"] = [f"{b if s else '~'}|{v}" for b, s, v in zip(table["ours_best"], table["separated"], table["verdict"])]
+        table["key"] = [figure6_change_key(v, b, s) for b, s, v in zip(table["ours_best"], table["separated"], table["verdict"])]
         frames.append(table.assign(variant=label))
     long = pd.concat(frames, ignore_index=True)
     index = ["dataset", "metric"]
     cells = long.pivot_table(index=index, columns="variant", values="cell", aggfunc="first", sort=False)
     keys = long.pivot_table(index=index, columns="variant", values="key", aggfunc="first", sort=False)
     cells = cells.reindex(columns=list(variants)).fillna("undefined")
-    keys = keys.reindex(columns=list(variants)).fillna("undefined")
+    keys = keys.reindex(columns=list(variants)).fillna(UNDEFINED)
     cells["changes"] = keys.nunique(axis=1) > 1
     cells.columns.name = None
     return cells.reset_index()
@@ -330,7 +314,7 @@ def changed_cells(verdicts: dict) -> pd.DataFrame:
 
 
 def baseline_table(records: pd.DataFrame, baselines: pd.DataFrame, metrics, reference: pd.DataFrame | None = None,
-                   losses=("mse", "bce", "wmse", "wbce", "focal", "dice"), peer: str = "multinomial",
+                   losses=PAPER_LOSSES, peer: str = "multinomial",
                    digits: int = 3) -> pd.DataFrame:
     """The autoencoders against the baselines, per dataset and metric.
 

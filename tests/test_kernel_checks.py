@@ -11,11 +11,12 @@ from spae_core.evaluation import METRICS_VERSION
 from spae_core.experiments import RunSpec, load_records, run_grid
 from spae_core.kernel_checks import (add_check, check_label, checks_table, fragile_verdicts, load_checks, main,
                                      main_grid_runs, seeds_to_settle, settling_summary, with_kernel_checks)
+from spae_core.paper import PAPER_LOSSES
 from spae_core.presets import load_preset
 from spae_core.published import export_store, seed_store
 from spae_core.statistics import seeds_for_power
 
-LOSSES = ("mse", "bce", "wmse", "wbce", "focal", "dice")
+LOSSES = PAPER_LOSSES
 
 
 def provenance(**switches):

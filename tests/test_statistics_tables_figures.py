@@ -13,11 +13,12 @@ from spae_core.figures import (
     bce_soft_target_figure,
     expected_loss_figure,
     metric_bars_figure,
+    metric_bars_table,
     reconstruction_distribution_figure,
     training_curves_figure,
     wmse_erratum_figure,
 )
-from spae_core.paper import FIGURE6_METRICS, PAPER_FIGURE6
+from spae_core.paper import FIGURE6_METRICS, PAPER_FIGURE6, PAPER_LOSSES
 from spae_core.statistics import best_per_group, holm, mean_ci, paired_best, paired_t_pvalue, percent_of_best, summarise
 from spae_core.losses import expected_loss
 from spae_core.tables import expected_loss_table, figure6_table, figure6_variants, metric_table, runs_table
@@ -134,7 +135,7 @@ def test_figure6_all_means_every_loss_tied():
 
 
 def test_paper_cells_use_known_metrics_and_losses():
-    losses = {"mse", "bce", "wmse", "wbce", "focal", "dice", "all"}
+    losses = {*PAPER_LOSSES, "all"}
     for cells in PAPER_FIGURE6.values():
         assert set(cells) <= set(FIGURE6_METRICS)
         assert all(winners <= losses for winners in cells.values())
@@ -172,6 +173,33 @@ def test_bars_can_be_grouped_by_metric_within_dataset_panels():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["ap_macro", "trustworthiness"]
     with pytest.raises(ValueError, match="panels_by"):
         metric_bars_figure(summary, ["ap_macro"], panels_by="loss")
+
+
+def test_metric_bars_table_lists_each_bar_with_its_position_interval_and_mark():
+    summary = summarise(_records(), ["ap_macro", "trustworthiness"])
+    best = pd.DataFrame({"dataset": ["d1", "d2"], "metric": ["ap_macro"] * 2, "best": ["focal", "bce"],
+                         "tied": [[], ["mse"]], "separated": [True, False]})
+    bars = metric_bars_table(summary, ["trustworthiness", "ap_macro"], best=best, datasets=["d2", "d1"])
+    # Panels in the metrics' order, datasets in the given order, losses in the paper's order.
+    assert list(dict.fromkeys(bars["panel"])) == ["trustworthiness", "ap_macro"]
+    ap = bars[bars["panel"] == "ap_macro"].set_index(["dataset", "loss"])
+    assert list(ap.index) == [(d, loss) for loss in ("mse", "bce", "focal") for d in ("d2", "d1")]
+    width = 0.8 / 3
+    assert ap["width"].eq(width).all()
+    assert ap.loc[("d1", "mse"), "x"] == 1 - width and ap.loc[("d2", "focal"), "x"] == width
+    cell = summary.set_index(["dataset", "metric", "loss"]).loc[("d1", "ap_macro", "focal")]
+    assert ap.loc[("d1", "focal"), "mean"] == cell["mean"]
+    assert ap.loc[("d1", "focal"), "err_low"] == cell["mean"] - cell["ci_low"]
+    assert ap.loc[("d1", "focal"), "err_high"] == cell["ci_high"] - cell["mean"]
+    # d1: focal separated best (hatched); d2: bce best but not separated, mse tied (both outlined).
+    assert ap["mark"].to_dict() == {("d2", "mse"): "tied", ("d1", "mse"): "", ("d2", "bce"): "tied", ("d1", "bce"): "",
+                                    ("d2", "focal"): "", ("d1", "focal"): "best"}
+    assert (bars.loc[bars["panel"] == "trustworthiness", "mark"] == "").all()  # no best given for it
+    by_dataset = metric_bars_table(summary, ["ap_macro", "trustworthiness"], panels_by="dataset")
+    assert list(dict.fromkeys(by_dataset["panel"])) == ["d1", "d2"]
+    assert list(by_dataset.loc[by_dataset["panel"] == "d1", "group"].unique()) == ["ap_macro", "trustworthiness"]
+    fig = metric_bars_figure(summary, ["trustworthiness", "ap_macro"], best=best, datasets=["d2", "d1"])
+    assert sum(bool(bar.get_hatch()) for bar in fig.axes[1].patches) == 1
 
 
 def test_expected_loss_table_and_runs_table():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..paper import PAPER_LOSSES
 from .base import ReconstructionLoss
 from .bce import BCELoss, WeightedBCELoss
 from .dice import DiceLoss
@@ -44,7 +45,7 @@ _LOSSES: dict[str, Callable[..., ReconstructionLoss]] = {
 WEIGHTED_LOSSES = ("wmse", "wbce", "wpoisson")
 
 #: Losses of 0/1 data: the paper's six and the multinomial peer.
-BINARY_LOSSES = ("mse", "bce", "wmse", "wbce", "focal", "dice", "multinomial")
+BINARY_LOSSES = (*PAPER_LOSSES, "multinomial")
 
 #: Losses of non-negative integer counts: the five likelihoods, then squared error on the counts
 #: (the baseline of source ``001``).

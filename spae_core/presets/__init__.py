@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..baselines import baseline_records, raw_input_downstream
-from ..claims import AWARE, STANDARD
+from ..paper import PAPER_LOSSES
 from ..datasets import load_counts
 from ..experiments import RunSpec, grid_specs, results_dir, run_grid, sweep_specs
 from ..losses import DEFAULT_BETA
@@ -93,7 +93,7 @@ class Preset:
     @property
     def paper_losses(self) -> list:
         """The preset's losses that the paper tests (its Mult-DAE peer left out), in the preset's order."""
-        return [loss for loss in self.losses if loss in (*STANDARD, *AWARE)]
+        return [loss for loss in self.losses if loss in PAPER_LOSSES]
 
     @property
     def learning_rates(self) -> list:

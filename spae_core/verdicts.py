@@ -1,0 +1,130 @@
+"""The verdict rules, one place each: a Figure 6 cell, a claim, Figure 6 as a claim, and "same or changed".
+
+Pure functions of counts and labels; the tests and statistics that feed them live in
+:mod:`spae_core.statistics`, the tables that show them in :mod:`spae_core.tables`,
+:mod:`spae_core.claims`, :mod:`spae_core.reproduction` and :mod:`spae_core.kernel_checks`.
+This module imports nothing of spae's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+__all__ = ["FIGURE6_COMPARED", "UNDEFINED", "claim_verdict", "figure6_as_claim", "figure6_cell_verdict",
+           "figure6_change_key", "unit_outcome"]
+
+#: Figure 6 verdicts of cells where the paper's winner was run and is defined: the cells that
+#: count as units when Figure 6 is read as a claim.
+FIGURE6_COMPARED = ("agrees", "tied", "differs")
+
+#: The key (and text) of a Figure 6 cell that is missing or undefined on one side.
+UNDEFINED = "undefined"
+
+
+def figure6_cell_verdict(paper: set | None, best, tied, all_losses: set, separated: bool, defined: set) -> str:
+    """The verdict of one Figure 6 cell: our best loss against the paper's winner(s).
+
+    Parameters
+    ----------
+    paper : set of str or None
+        The paper's winners of the cell (``{"all"}``: every loss tied); None where the paper
+        has no cell for this metric.
+    best : str or None
+        Our loss with the highest mean over seeds; None where the metric is undefined for every run.
+    tied : sequence of str
+        The losses the seed-paired tests do not separate from ``best``.
+    all_losses : set of str
+        The losses compared.
+    separated : bool
+        Whether ``best`` is separated from every other loss.
+    defined : set of str
+        The losses with at least one defined value of the metric.
+
+    Returns
+    -------
+    str
+        In this order of precedence: *not in paper* (no paper cell); *undefined here* (no best);
+        for the paper's "All", *agrees* when every loss is ``best`` or tied with it, else
+        *differs*; *paper's winner not run* (no winner among ``all_losses``); *paper's winner
+        undefined here* (no winner among ``defined``); *agrees* when ``best`` is a paper winner
+        and separated, *tied* when a paper winner is ``best`` or tied with it but not separated;
+        *differs* otherwise (our best beats every paper winner significantly).
+    """
+    if paper is None:
+        return "not in paper"
+    if best is None:
+        return "undefined here"
+    if paper == {"all"}:
+        return "agrees" if {best, *tied} == all_losses else "differs"
+    if not paper & all_losses:
+        return "paper's winner not run"
+    if not paper & defined:
+        return "paper's winner undefined here"
+    if paper & {best, *tied}:
+        return "agrees" if best in paper and separated else "tied"
+    return "differs"
+
+
+def unit_outcome(difference, p_holm, alpha: float) -> np.ndarray:
+    """The outcome of each (dataset, metric) unit of a claim, family A's best minus family B's best.
+
+    *ahead* when the Holm-adjusted p-value is below ``alpha`` and the difference positive,
+    *behind* when it is below ``alpha`` and the difference negative, *no difference* otherwise
+    (a NaN p-value included). Element-wise over arrays.
+    """
+    difference, p_holm = np.asarray(difference, dtype=float), np.asarray(p_holm, dtype=float)
+    significant = p_holm < alpha
+    return np.where(significant & (difference > 0), "ahead",
+                    np.where(significant & (difference < 0), "behind", "no difference"))
+
+
+def claim_verdict(ahead: int, behind: int, total: int, consistent: bool) -> str:
+    """The verdict of a claim from the outcomes of its ``total`` units.
+
+    - *inconclusive* when there is no unit;
+    - *not supported* when behind in at least one unit and in at least as many as ahead;
+    - *supported* when behind in none and ahead in at least half of the units (every unit for a
+      claim the paper states as ``consistent``);
+    - *inconclusive* otherwise: some support but not enough, or no unit separated at all.
+    """
+    if total == 0:
+        return "inconclusive"
+    if behind > 0 and behind >= ahead:
+        return "not supported"
+    if behind == 0 and (ahead == total if consistent else 2 * ahead >= total):
+        return "supported"
+    return "inconclusive"
+
+
+def figure6_as_claim(verdicts: Iterable[str]) -> dict:
+    """Figure 6 read as a claim ("each cell marks the top-performing loss"), from its cells' verdicts.
+
+    The units are the cells whose verdict is one of :data:`FIGURE6_COMPARED` (the paper's winner
+    was run and is defined); *ahead* are those that agree, *behind* those that differ, and the
+    verdict is :func:`claim_verdict` of these counts (not ``consistent``): supported when no cell
+    differs and at least half agree, not supported when at least one differs and as many differ
+    as agree, inconclusive otherwise.
+
+    Returns
+    -------
+    dict
+        ``verdict``, ``agrees``, ``tied``, ``differs``, ``units``.
+    """
+    cells = [v for v in verdicts if v in FIGURE6_COMPARED]
+    agrees, tied, differs = (cells.count(v) for v in ("agrees", "tied", "differs"))
+    return {"verdict": claim_verdict(agrees, differs, len(cells), consistent=False), "agrees": agrees, "tied": tied,
+            "differs": differs, "units": len(cells)}
+
+
+def figure6_change_key(verdict, best, separated: bool) -> str:
+    """What decides whether a Figure 6 cell is the same under two versions of the runs: compare the keys.
+
+    The verdict and the separated best; where the best is not separated, only the verdict (which
+    loss has the highest mean among losses the seeds cannot separate is an accident of the seeds,
+    not a change). A cell without a verdict (missing, or NaN) is :data:`UNDEFINED`.
+    """
+    if not isinstance(verdict, str):
+        return UNDEFINED
+    return f"{verdict}|{best if separated else '~'}"
