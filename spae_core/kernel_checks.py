@@ -38,7 +38,7 @@ from .presets import Preset, load_preset
 from .reproduction import verdict_changes
 from .statistics import paired_best, seeds_for_power
 
-__all__ = ["CHECKS_DIR", "add_check", "check_label", "checks_table", "fragile_verdicts", "load_checks", "main_grid_runs",
+__all__ = ["CHECKS_DIR", "add_check", "check_label", "checks_table", "count_fragile", "fragile_verdicts", "load_checks", "main_grid_runs",
            "seeds_to_settle", "settling_summary", "with_kernel_checks"]
 
 #: Where a store (or a published store) keeps its kernel checks.
@@ -178,15 +178,25 @@ def fragile_verdicts(records: pd.DataFrame, checks: dict) -> pd.DataFrame:
         verdict), and ``fragile``: the verdict differs under at least one check. Without checks,
         ``fragile`` is False throughout (nothing was measured) and :func:`with_kernel_checks` says so.
     """
-    base = verdict_changes(records, records)[["kind", "item", "published"]]
+    compared = {label: verdict_changes(records, _covering(records, check, label)) for label, check in checks.items()}
+    # The published verdicts come with every comparison; without a check they are computed alone.
+    first = next(iter(compared.values())) if compared else verdict_changes(records, records)
+    base = first[["kind", "item", "published"]].copy()
     base["fragile"] = False
-    for label, check in checks.items():
-        compared = verdict_changes(records, _covering(records, check, label))
-        if not compared[["kind", "item"]].equals(base[["kind", "item"]]):
+    for label, changes in compared.items():
+        if not changes[["kind", "item"]].equals(base[["kind", "item"]]):
             raise ValueError(f"the kernel check {label!r} gives other Figure 6 cells or claims than the published runs.")
-        base[label] = compared["reproduced"].to_numpy()
-        base["fragile"] |= ~compared["same"].to_numpy(dtype=bool)
+        base[label] = changes["reproduced"].to_numpy()
+        base["fragile"] |= ~changes["same"].to_numpy(dtype=bool)
     return base
+
+
+def count_fragile(fragility: pd.DataFrame, kind: str | None = None) -> int:
+    """How many verdicts of :func:`fragile_verdicts` are fragile: all, or those of one ``kind`` (``Figure 6``, ``claim``)."""
+    if kind is not None and kind not in ("Figure 6", "claim"):
+        raise ValueError(f"kind must be 'Figure 6' or 'claim', got {kind!r}.")
+    rows = fragility if kind is None else fragility[fragility["kind"] == kind]
+    return int(rows["fragile"].sum())
 
 
 def with_kernel_checks(table: pd.DataFrame, fragility: pd.DataFrame, kind: str) -> pd.DataFrame:

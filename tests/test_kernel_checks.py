@@ -9,7 +9,7 @@ import pytest
 
 from spae_core.evaluation import METRICS_VERSION
 from spae_core.experiments import RunSpec, load_records, run_grid
-from spae_core.kernel_checks import (add_check, check_label, checks_table, fragile_verdicts, load_checks, main,
+from spae_core.kernel_checks import (add_check, check_label, checks_table, count_fragile, fragile_verdicts, load_checks, main,
                                      main_grid_runs, seeds_to_settle, settling_summary, with_kernel_checks)
 from spae_core.paper import PAPER_LOSSES
 from spae_core.presets import load_preset
@@ -74,6 +74,9 @@ def test_a_verdict_that_moves_under_a_check_is_fragile_and_marked_with_both_valu
     # strongest AP" (MSE ahead of the best aware loss, then not) and Figure 6 as a claim.
     claims = fragility[fragility["kind"] == "claim"].set_index("item")
     assert sorted(claims.index[claims["fragile"]]) == ["ap_standard", "figure6_winners"]
+    assert (count_fragile(fragility), count_fragile(fragility, "Figure 6"), count_fragile(fragility, "claim")) == (3, 1, 2)
+    with pytest.raises(ValueError, match="kind must be"):
+        count_fragile(fragility, "claims")
     assert claims.loc["ap_standard", "published"] == "supported"
     assert claims.loc["ap_standard", "switched"] == "inconclusive"
 
