@@ -81,8 +81,14 @@ golden: setup
 # from both are trained. A failing notebook stops here with its cell's error, and no book is left
 # behind looking complete. STORE (default results/$(PRESET)) and PUBLISHED (empty: seed nothing) let
 # `make reproduce` reuse this.
+# Code input is hidden on every page (readers can expand it) and papermill's parameter cell removed
+# (spae_core.book hide-code); a preset other than default puts a banner on every page. BASE_URL is
+# the URL the site is served from (e.g. https://owner.github.io/spae/, set by the Pages workflow
+# .github/workflows/book.yml); empty by default.
 STORE ?= $(CURDIR)/results/$(PRESET)
 PUBLISHED ?= $(CURDIR)/published/$(PRESET)
+BASE_URL ?=
+BOOK_CONFIG := _build/book_config.yml
 book: setup
 	rm -rf $(SECTIONS_DIR).partial _build/html && mkdir -p $(SECTIONS_DIR).partial $(STORE)
 	@if [ -n "$(PUBLISHED)" ] && [ -d "$(PUBLISHED)" ]; then $(BIN)/python -m spae_core.published seed $(PUBLISHED) $(STORE); \
@@ -96,8 +102,10 @@ book: setup
 	    || { echo "make book: notebook $$name failed (its error is above); no book was built."; exit 1; }; \
 	  rm $(SECTIONS_DIR).partial/$$name.source.ipynb; \
 	done
+	$(BIN)/python -m spae_core.book hide-code $(SECTIONS_DIR).partial
 	rm -rf $(SECTIONS_DIR) && mv $(SECTIONS_DIR).partial $(SECTIONS_DIR)
-	$(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/python -m spae_core.book config --preset $(PRESET) --base-url "$(BASE_URL)" _config.yml $(BOOK_CONFIG)
+	$(BIN)/jupyter-book build . -W --keep-going --config $(BOOK_CONFIG)
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
 # Build the book (training whatever the store and the published runs lack), then replace
