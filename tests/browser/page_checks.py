@@ -7,6 +7,7 @@ in the page, so they see the layout the reader sees.
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from selenium.common.exceptions import TimeoutException
@@ -34,6 +35,7 @@ def open_page(driver, url):
     Returns the CDP network events and console entries logged while loading (the logs are drained
     first, so nothing from an earlier page is counted here).
     """
+    forget_site_storage(driver, url)
     driver.get_log("performance")
     driver.get_log("browser")
     driver.get(url)
@@ -49,6 +51,18 @@ def open_page(driver, url):
     except TimeoutException:
         pass  # reported by broken_images
     return events, driver.get_log("browser")
+
+
+def forget_site_storage(driver, url):
+    """Clear the site's local and session storage, so every page is opened as by a first-time
+    reader (the theme, for one, behaves differently on a first visit) and no result depends on
+    which page the session opened before."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        driver.execute_cdp_cmd(
+            "Storage.clearDataForOrigin",
+            {"origin": f"{parts.scheme}://{parts.netloc}", "storageTypes": "local_storage,session_storage"},
+        )
 
 
 def _network_idle(events):
