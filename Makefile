@@ -22,7 +22,7 @@ SECTIONS_DIR := book/sections
 NBVAL_DIR := tests/_nbval
 GOLDEN_DIR := tests/golden
 
-.PHONY: setup test test-slow book golden publish reproduce kernel-check bench calibrate clean
+.PHONY: setup test test-slow book golden publish reproduce kernel-check bench calibrate clean pdf test-browser
 
 setup: $(STAMP)
 
@@ -140,6 +140,42 @@ bench: setup
 # tests/portability_tolerances.json. Needs the golden records (make golden).
 calibrate: setup
 	$(BIN)/python benchmarks/calibrate_tolerances.py
+
+# The whole book as one PDF, $(PDF): the book's notebooks executed as by `make book` (same PRESET,
+# STORE, PUBLISHED), then rendered by Sphinx's LaTeX builder with xelatex. The TeX tools come from
+# Debian (the README says so); they are checked first so a missing one fails before the long build.
+# Both targets below call `make book` with -o $(STAMP): setup has just run, so it is not repeated.
+PDF_DEBS := texlive-latex-extra texlive-xetex latexmk texlive-fonts-recommended fonts-freefont-otf
+PDF := _build/spae.pdf
+pdf: setup
+	@for tool in latexmk xelatex; do command -v $$tool >/dev/null || { \
+	  echo "make pdf needs $$tool (LaTeX): apt-get install $(PDF_DEBS)"; exit 1; }; done
+	$(MAKE) -o $(STAMP) book
+	$(BIN)/jupyter-book build . --builder pdflatex -W --keep-going --config $(BOOK_CONFIG)
+	cp _build/latex/spae.pdf $(PDF)
+	@echo "pdf: $(CURDIR)/$(PDF)"
+
+# Every page of the ci book opened in headless Chromium (tests/browser/): console errors, failed
+# requests, broken images, tables or figures wider than the column, search, claims at 400 px. The
+# book is built from the committed golden records with training off, so nothing is trained.
+# Chromium and its driver are Debian packages: installed here when missing and we are root.
+BROWSER_DEBS := chromium chromium-driver
+BROWSER_STORE := $(CURDIR)/_build/browser-store
+BROWSER_STAMP := $(VENV)/.browser-stamp
+$(BROWSER_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet $$($(BIN)/python -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["browser"]))')
+	touch $(BROWSER_STAMP)
+
+test-browser: setup $(BROWSER_STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq $(BROWSER_DEBS); \
+	  else echo "make test-browser needs Debian's $(BROWSER_DEBS): apt-get install $(BROWSER_DEBS) (as root)"; exit 1; fi; }
+	rm -rf $(BROWSER_STORE)
+	@start=$$(date +%s); \
+	  SPAE_TRAINING=off $(MAKE) -o $(STAMP) book PRESET=ci PUBLISHED=$(CURDIR)/$(GOLDEN_DIR)/results STORE=$(BROWSER_STORE) && \
+	  echo "test-browser: ci book built in $$(( $$(date +%s) - start )) s"
+	TQDM_DISABLE=1 $(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
 clean:
 	rm -rf _build .pytest_cache $(NBVAL_DIR) $(SECTIONS_DIR) $(SECTIONS_DIR).partial

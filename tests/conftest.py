@@ -1,11 +1,26 @@
 """Shared fixtures: small binary data with cluster structure, made here so tests need no dataset package."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Leave tests/browser/ out unless it is named on the command line (`make test-browser` does).
+
+    They need a built book, Chromium and selenium, none of which `make test` has.
+    """
+    if collection_path == BROWSER_TESTS:
+        named = any(Path(arg.split("::")[0]).resolve().is_relative_to(BROWSER_TESTS) for arg in config.args)
+        return None if named else True
+    return None
+
 
 # Torch CPU results depend on the thread count; the Makefile pins it too.
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
