@@ -1,5 +1,6 @@
 """Intervals that respect each quantity's range: the declared ranges, the transformed interval, and its coverage."""
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -151,6 +152,7 @@ def test_ranges_of_the_metric_families():
         metric_range("a_new_metric")
 
 
+@functools.cache
 def _stored_tables(store):
     baselines = pd.DataFrame([json.loads(p.read_text()) for p in sorted((store / "baselines").glob("*.json"))])
     return {"records": load_records(store), "baselines": baselines, "histories": load_histories(store),
@@ -171,7 +173,7 @@ def test_every_numeric_column_of_the_stored_results_has_a_declared_range_it_resp
 
 @pytest.mark.parametrize("store", STORES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_interval_summarised_from_the_stored_records_lies_in_range(store):
-    records = load_records(store)
+    records = _stored_tables(store)["records"]
     metrics = [c for c in records.select_dtypes(include=["number", "bool"]).columns if c != "seed"]
     summary = summarise(records.assign(stopped_early=records["stopped_early"].astype(float)), metrics)
     ranges = summary["metric"].map(metric_range)
