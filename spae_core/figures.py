@@ -2,7 +2,8 @@
 
 Every function takes tidy DataFrames (from :mod:`spae_core.experiments` and
 :mod:`spae_core.statistics`) and returns a matplotlib ``Figure``; none trains or evaluates
-anything. Error bars are 95% Student-t intervals over seeds.
+anything. Error bars are 95% intervals over seeds, inside each metric's range
+(:func:`spae_core.statistics.mean_ci`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from .losses import expected_loss, get_loss
+from .metrics import metric_range
 from .paper import PAPER_LOSSES
 from .statistics import mean_ci
 
@@ -97,7 +99,7 @@ def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss", pan
             runs = subset[subset["loss"] == loss]
             relative = runs[value] / runs.groupby("run_name")[value].transform("first")
             by_epoch = relative.groupby(runs["epoch"])
-            stats = np.array([mean_ci(v)[:3] for _, v in by_epoch])
+            stats = np.array([mean_ci(v, value_range=metric_range(value).ratio_range())[:3] for _, v in by_epoch])
             epochs = np.array(list(by_epoch.groups))
             ax.plot(epochs, stats[:, 0], color=_COLOURS.get(loss), label=loss.upper())
             ax.fill_between(epochs, stats[:, 1], stats[:, 2], color=_COLOURS.get(loss), alpha=0.2, linewidth=0)
@@ -294,10 +296,11 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
         for loss in _ordered_losses(subset["loss"]):
             runs = subset[subset["loss"] == loss]
             by_bin = runs.groupby(["bin_left", "bin_right"], sort=True)["density"]
-            stats = np.array([mean_ci(values)[:3] for _, values in by_bin])
+            stats = np.array([mean_ci(values, value_range=metric_range("density"))[:3] for _, values in by_bin])
             edges = np.array(list(by_bin.groups))
             centres = edges.mean(axis=1)
-            mass, mass_low, mass_high, _ = mean_ci(runs.groupby("run_name")["mass_above_threshold"].first())
+            mass, mass_low, mass_high, _ = mean_ci(runs.groupby("run_name")["mass_above_threshold"].first(),
+                                                   value_range=metric_range("mass_above_threshold"))
             # Empty bins have density 0, which a log axis cannot show: they are drawn as gaps.
             density = np.where(stats[:, 0] > 0, stats[:, 0], np.nan)
             top_of_bands = max(top_of_bands, float(np.nanmax(stats[:, 2])))

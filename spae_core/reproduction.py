@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .claims import all_claim_verdicts
+from .metrics import metric_range
 from .statistics import holm, mean_ci, paired_t_pvalue
 from .tables import figure6_table
 from .verdicts import UNDEFINED, figure6_change_key
@@ -170,7 +171,7 @@ def cell_agreement(differences: pd.DataFrame, alpha: float = 0.05) -> pd.DataFra
     rows = []
     for (metric, dataset, loss), group in differences.groupby(["metric", "dataset", "loss"], sort=False):
         both = group.dropna(subset=["published", "reproduced"])
-        mean, low, high, n = mean_ci(both["reproduced"])
+        mean, low, high, n = mean_ci(both["reproduced"], value_range=metric_range(metric))
         p, _ = paired_t_pvalue(both["reproduced"], both["published"])
         published_mean = float(both["published"].mean()) if len(both) else np.nan
         inside = bool(low <= published_mean <= high) if n >= 2 else None

@@ -8,44 +8,143 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
-__all__ = ["best_per_group", "holm", "mean_ci", "paired_best", "paired_best_per_metric", "paired_differences", "paired_group_difference", "paired_t_pvalue", "percent_of_best", "seeds_for_power", "summarise"]
+from .metrics.ranges import MetricRange, metric_range
+
+__all__ = ["best_per_group", "holm", "mean_ci", "mean_difference_ci", "paired_best", "paired_best_per_metric", "paired_differences", "paired_group_difference", "paired_t_pvalue", "percent_of_best", "seeds_for_power", "summarise"]
 
 
-def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float, int]:
-    """Mean and two-sided Student-t confidence interval of the finite values.
+def mean_ci(values, confidence: float = 0.95, value_range: MetricRange | None = None) -> tuple[float, float, float, int]:
+    """Mean and two-sided confidence interval of the finite values, inside ``value_range``.
+
+    Without a range (or with an unbounded one) the interval is Student-t's, ``mean +- t s /
+    sqrt(n)``. With a bounded range it is the same interval built on a scale where the range has
+    no bound and mapped back: with ``g`` the logit of the position in ``[low, high]`` (both ends
+    finite), ``log(x - low)`` or ``-log(high - x)`` (one end),
+
+        g^-1( g(mean) +- t * g'(mean) * s / sqrt(n) ),
+
+    ``g'(mean) s / sqrt(n)`` being the delta-method standard error of ``g(mean)``. This is the
+    logit- (or log-) transformed interval used for proportions and survival probabilities. It lies
+    inside the range by construction and contains the arithmetic mean (its centre, mapped), it
+    stretches away from a bound the seeds crowd against, it needs no rule for seeds exactly on a
+    bound (only the mean is transformed, and the mean is on a bound only when every seed is), and
+    on 3-10 seeds of a skewed [0, 1] metric it covers the mean more often than Student-t's (see the
+    Confidence intervals section of the book's methods page for the Monte-Carlo).
 
     Parameters
     ----------
     values : array-like of float
         One value per seed; NaN values (undefined metrics) are left out and not counted.
     confidence : float, default=0.95
+    value_range : MetricRange, optional
+        The values' range (:func:`spae_core.metrics.metric_range`); None for none.
 
     Returns
     -------
     mean, low, high : float
-        NaN where there are no finite values; ``low == high == mean`` for a single value (no
-        interval can be estimated from one run, and we do not pretend otherwise: ``n`` says so).
+        ``mean`` is the arithmetic mean. NaN where there are no finite values; ``low == high ==
+        mean`` for a single value (no interval can be estimated from one run, and we do not
+        pretend otherwise: ``n`` says so) and when every value is the same.
     n : int
         Number of finite values used.
+
+    Raises
+    ------
+    ValueError
+        If ``confidence`` is not in (0, 1), or a value lies outside ``value_range`` (it cannot be
+        that quantity; the range or the values are wrong).
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
+    x = _finite_values(values, confidence, value_range)
     n = x.size
     if n == 0:
         return float("nan"), float("nan"), float("nan"), 0
     mean = float(x.mean())
-    if n == 1:
-        return mean, mean, mean, 1
+    if n == 1 or x.min() == x.max():
+        return mean, mean, mean, n
     half = float(stats.t.ppf(0.5 + confidence / 2, df=n - 1) * x.std(ddof=1) / np.sqrt(n))
-    return mean, mean - half, mean + half, n
+    if value_range is None or value_range.unbounded:
+        return mean, mean - half, mean + half, n
+    with np.errstate(divide="ignore"):
+        centre, slope = _to_real_line(np.float64(mean), value_range), _slope(np.float64(mean), value_range)
+    if not (np.isfinite(centre) and np.isfinite(slope)):
+        # Seeds within rounding of a bound whose mean rounds onto it: the plain interval, in range.
+        return mean, max(mean - half, value_range.low), min(mean + half, value_range.high), n
+    low, high = (_from_real_line(centre + sign * slope * half, value_range) for sign in (-1, 1))
+    # Guards against rounding only: g^-1(g(mean)) may differ from mean in the last bit, and the
+    # affine map of a finite range may round past its end.
+    return mean, max(min(low, mean), value_range.low), min(max(high, mean), value_range.high), n
 
 
-def summarise(records: pd.DataFrame, metrics, by=("dataset", "loss"), confidence: float = 0.95) -> pd.DataFrame:
+def mean_difference_ci(differences, confidence: float = 0.95,
+                       difference_range: MetricRange | None = None) -> tuple[float, float, float, int]:
+    """Mean and Student-t interval of paired differences, intersected with ``difference_range``.
+
+    Differences are tested by the paired t-test (:func:`paired_t_pvalue`); their interval stays
+    Student-t's, so that it excludes 0 exactly when that test rejects at ``1 - confidence``. The
+    difference of two [0, 1] metrics lies in [-1, 1] (:meth:`MetricRange.difference_range`); the
+    intersection with it keeps the interval's coverage (the true difference lies in the range)
+    and its agreement with the test (0 is inside the range).
+
+    Returns
+    -------
+    mean, low, high : float
+    n : int
+        As :func:`mean_ci`.
+    """
+    x = _finite_values(differences, confidence, difference_range)
+    mean, low, high, n = mean_ci(x, confidence)
+    if difference_range is not None and n:
+        low, high = max(low, difference_range.low), min(high, difference_range.high)
+    return mean, low, high, n
+
+
+def _finite_values(values, confidence: float, value_range: MetricRange | None) -> np.ndarray:
+    """The finite values, after checking ``confidence`` and that they lie in ``value_range``."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if value_range is not None and x.size and not (value_range.low <= x.min() and x.max() <= value_range.high):
+        outside = x[(x < value_range.low) | (x > value_range.high)]
+        raise ValueError(f"{outside.size} value(s) lie outside the range {value_range} of this quantity "
+                         f"(first: {outside[0]!r}); the values or the declared range are wrong.")
+    return x
+
+
+def _to_real_line(x, value_range: MetricRange):
+    """Increasing map ``g`` of the interior of ``value_range`` onto the real line."""
+    if value_range.bounded_below and value_range.bounded_above:
+        return special.logit((x - value_range.low) / (value_range.high - value_range.low))
+    if value_range.bounded_below:
+        return np.log(x - value_range.low)
+    return -np.log(value_range.high - x)
+
+
+def _slope(x: float, value_range: MetricRange) -> float:
+    """``g'(x)``, the derivative of :func:`_to_real_line`."""
+    if value_range.bounded_below and value_range.bounded_above:
+        return (value_range.high - value_range.low) / ((x - value_range.low) * (value_range.high - x))
+    if value_range.bounded_below:
+        return 1.0 / (x - value_range.low)
+    return 1.0 / (value_range.high - x)
+
+
+def _from_real_line(y: float, value_range: MetricRange) -> float:
+    """Inverse of :func:`_to_real_line`."""
+    if value_range.bounded_below and value_range.bounded_above:
+        return float(value_range.low + (value_range.high - value_range.low) * special.expit(y))
+    if value_range.bounded_below:
+        return float(value_range.low + np.exp(y))
+    return float(value_range.high - np.exp(-y))
+
+
+def summarise(records: pd.DataFrame, metrics, by=("dataset", "loss"), confidence: float = 0.95,
+              ranges=None) -> pd.DataFrame:
     """Long table of ``mean``, ``ci_low``, ``ci_high``, ``n`` per group and metric.
+
+    Intervals are :func:`mean_ci`'s inside each metric's range.
 
     Parameters
     ----------
@@ -55,16 +154,21 @@ def summarise(records: pd.DataFrame, metrics, by=("dataset", "loss"), confidence
         Columns of ``records`` to summarise; a missing column is an error, not a silent skip.
     by : sequence of str
         Grouping columns.
+    confidence : float, default=0.95
+    ranges : mapping of str to MetricRange, optional
+        Ranges of the metrics; a metric not in it gets its declared range,
+        :func:`spae_core.metrics.metric_range` of its name (an undeclared name is an error).
     """
     by = list(by)
     missing = [m for m in list(metrics) + by if m not in records.columns]
     if missing:
         raise ValueError(f"records has no column(s) {missing}; available: {sorted(records.columns)}.")
+    value_ranges = {m: (ranges or {}).get(m) or metric_range(m) for m in metrics}
     rows = []
     for keys, group in records.groupby(by, sort=False):
         keys = keys if isinstance(keys, tuple) else (keys,)
         for metric in metrics:
-            mean, low, high, n = mean_ci(group[metric], confidence)
+            mean, low, high, n = mean_ci(group[metric], confidence, value_ranges[metric])
             rows.append({**dict(zip(by, keys)), "metric": metric, "mean": mean, "ci_low": low, "ci_high": high, "n": n})
     return pd.DataFrame(rows)
 
@@ -237,18 +341,22 @@ def paired_best(records: pd.DataFrame, metric: str, by=("dataset",), candidate: 
 
 
 def paired_group_difference(records: pd.DataFrame, metric: str, group_a, group_b, by=("dataset",),
-                            candidate: str = "loss", pair_on: str = "seed", confidence: float = 0.95) -> pd.DataFrame:
+                            candidate: str = "loss", pair_on: str = "seed", confidence: float = 0.95,
+                            value_range: MetricRange | None = None) -> pd.DataFrame:
     """How far the best member of ``group_a`` is ahead of the best member of ``group_b``, per group.
 
     The paper's claims compare families of losses ("sparsity-aware losses beat MSE and BCE"). A
     family is represented by its best member on that dataset (highest mean over seeds), which is
     how the paper reads its own figures; the two representatives are compared seed by seed.
+    ``value_range`` is the metric's range (default: :func:`spae_core.metrics.metric_range` of
+    ``metric``); the differences' interval stays in its difference range (:func:`mean_difference_ci`).
 
     Returns
     -------
     DataFrame
         ``by`` columns, ``best_a``, ``best_b``, ``difference`` (mean of ``a - b`` over paired
-        seeds), ``ci_low``, ``ci_high`` (paired Student-t interval), ``p`` (two-sided paired
+        seeds), ``ci_low``, ``ci_high`` (paired Student-t interval within the differences' range),
+        ``p`` (two-sided paired
         t-test, :func:`paired_t_pvalue`), ``n_pairs``. Groups where either family has no
         defined value are left out.
     """
@@ -257,6 +365,8 @@ def paired_group_difference(records: pd.DataFrame, metric: str, group_a, group_b
         raise ValueError(f"group_a and group_b overlap: {sorted(set(group_a) & set(group_b))}.")
     rows = []
     for keys, wide in _seed_tables(records, metric, by, candidate, pair_on):
+        # Looked up here, after _seed_tables has checked that the column exists.
+        difference_range = (value_range or metric_range(metric)).difference_range()
         means = wide.mean(skipna=True)
         a = means.reindex(group_a).dropna()
         b = means.reindex(group_b).dropna()
@@ -264,7 +374,7 @@ def paired_group_difference(records: pd.DataFrame, metric: str, group_a, group_b
             continue
         best_a, best_b = a.idxmax(), b.idxmax()
         d = (wide[best_a] - wide[best_b]).to_numpy()
-        mean, low, high, n = mean_ci(d, confidence)
+        mean, low, high, n = mean_difference_ci(d, confidence, difference_range)
         p, _ = paired_t_pvalue(wide[best_a].to_numpy(), wide[best_b].to_numpy())
         rows.append({**dict(zip(by, keys)), "best_a": best_a, "best_b": best_b, "difference": mean,
                      "ci_low": low, "ci_high": high, "p": p, "n_pairs": n})
@@ -282,12 +392,14 @@ def paired_best_per_metric(records: pd.DataFrame, metrics, by=("dataset",), alph
 
 
 def paired_differences(records: pd.DataFrame, metric: str, reference, candidate: str = "loss", by=("dataset",),
-                       pair_on: str = "seed", confidence: float = 0.95) -> pd.DataFrame:
+                       pair_on: str = "seed", confidence: float = 0.95,
+                       value_range: MetricRange | None = None) -> pd.DataFrame:
     """Each candidate against one reference candidate, seed by seed, per group.
 
     For every candidate other than ``reference`` (e.g. each count loss against ``count_mse``, or
     each OVR strength against ``ovr_lambda = 0``) the per-seed differences ``candidate -
-    reference`` are summarised by their mean and paired Student-t interval and tested by a
+    reference`` are summarised by their mean and paired Student-t interval (within the range of
+    a difference of two values of the metric, :func:`mean_difference_ci`) and tested by a
     two-sided paired t-test (:func:`paired_t_pvalue`). The tests of one group form one family,
     corrected with Holm's method (:func:`holm`).
 
@@ -304,6 +416,8 @@ def paired_differences(records: pd.DataFrame, metric: str, reference, candidate:
     by : sequence of str
         Grouping columns.
     confidence : float, default=0.95
+    value_range : MetricRange, optional
+        The metric's range; default :func:`spae_core.metrics.metric_range` of ``metric``.
 
     Returns
     -------
@@ -328,6 +442,7 @@ def paired_differences(records: pd.DataFrame, metric: str, reference, candidate:
         raise ValueError(f"{int(duplicated.sum())} runs share their {[*by, candidate, pair_on]} with another run "
                          f"(first: {first}); group by the column that tells them apart.")
     columns = [*by, candidate, "reference", "difference", "ci_low", "ci_high", "p", "p_holm", "n_pairs"]
+    difference_range = (value_range or metric_range(metric)).difference_range()
     rows = []
     for keys, group in records.groupby(by, sort=False):
         keys = keys if isinstance(keys, tuple) else (keys,)
@@ -337,7 +452,8 @@ def paired_differences(records: pd.DataFrame, metric: str, reference, candidate:
         others = [c for c in dict.fromkeys(group[candidate]) if c != reference]
         tests = []
         for other in others:
-            mean, low, high, n = mean_ci((wide[other] - wide[reference]).to_numpy(dtype=np.float64), confidence)
+            mean, low, high, n = mean_difference_ci((wide[other] - wide[reference]).to_numpy(dtype=np.float64),
+                                                    confidence, difference_range)
             p, _ = paired_t_pvalue(wide[other].to_numpy(dtype=np.float64), wide[reference].to_numpy(dtype=np.float64))
             tests.append({**dict(zip(by, keys)), candidate: other, "reference": reference, "difference": mean,
                           "ci_low": low, "ci_high": high, "p": p, "n_pairs": n})

@@ -46,6 +46,7 @@ def learning_rate_table(records: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     and loss (mean [95% interval] over seeds): well above 1 where early stopping fired means it
     fired before the model got anywhere near the loss another learning rate reaches.
     """
+    from .metrics import metric_range
     from .statistics import mean_ci
 
     keys = ["dataset", "loss", "learning_rate"]
@@ -53,7 +54,7 @@ def learning_rate_table(records: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     ratio = records["best_val_loss"] / [floor[(d, l)] for d, l in zip(records["dataset"], records["loss"])]
     rows = []
     for (dataset, loss, lr), group in records.assign(ratio=ratio).groupby(keys, sort=False):
-        mean, low, high, n = mean_ci(group["ratio"])
+        mean, low, high, n = mean_ci(group["ratio"], value_range=metric_range("best_val_loss").ratio_range())
         rows.append({"dataset": dataset, "loss": loss, "learning_rate": lr, "seeds": len(group),
                      "epochs": group["epochs"].mean(), "best_epoch": group["best_epoch"].mean(),
                      "stopped_early": group["stopped_early"].mean(),

@@ -17,6 +17,7 @@ from spae_core.figures import loss_comparison
 from spae_core.losses import DEFAULT_BETA
 from spae_core.presets import (Preset, describe_learning_rate_study, describe_main_grid, describe_parameters,
                                load_preset, preset_names)
+from spae_core.metrics import metric_range
 from spae_core.statistics import mean_ci, paired_best_per_metric, summarise
 from spae_core.tables import (changed_cells, dbscan_clusters_by_eps, dbscan_eps_verdicts, figure6_column_variants,
                               figure6_columns, figure6_sweep, figure6_table, metric_table, summary_table)
@@ -149,12 +150,12 @@ def _runs(rng_seed=0):
 
 def test_summary_table_compares_a_column_under_a_label():
     runs = _runs()
-    runs = pd.concat([runs, runs.assign(beta=5.0, ap_macro=runs["ap_macro"] + 1)], ignore_index=True)
+    runs = pd.concat([runs, runs.assign(beta=5.0, ap_macro=runs["ap_macro"] / 2)], ignore_index=True)
     table = summary_table(runs[runs["loss"] == "wmse"], "ap_macro", compare=("loss", "beta"),
                           label="{loss} (beta={beta:g})")
     assert list(table.columns) == ["wmse (beta=2)", "wmse (beta=5)"] and table.columns.name == "loss"
     values = runs.loc[(runs["loss"] == "wmse") & (runs["dataset"] == "d1") & (runs["beta"] == 5.0), "ap_macro"]
-    mean, low, high, n = mean_ci(values)
+    mean, low, high, n = mean_ci(values, value_range=metric_range("ap_macro"))
     assert table.loc["d1", "wmse (beta=5)"] == f"{mean:.3f} [{low:.3f}, {high:.3f}] (n={n})"
     # The same table as summarising by the loss column and tabulating it.
     assert summary_table(runs, ["ap_macro", "contingency"]).equals(

@@ -18,6 +18,7 @@ from spae_core.figures import (
     training_curves_figure,
     wmse_erratum_figure,
 )
+from spae_core.metrics import NON_NEGATIVE, UNIT_INTERVAL
 from spae_core.paper import FIGURE6_METRICS, PAPER_FIGURE6, PAPER_LOSSES
 from spae_core.statistics import best_per_group, holm, mean_ci, paired_best, paired_t_pvalue, percent_of_best, summarise
 from spae_core.losses import expected_loss
@@ -83,7 +84,7 @@ def test_metric_table_cells():
     summary = summarise(_records(), ["ap_macro", "trustworthiness"])
     table = metric_table(summary, "trustworthiness")
     assert list(table.index) == ["d1", "d2"] and list(table.columns) == ["mse", "bce", "focal"]
-    low, high = mean_ci([0.9, 0.901, 0.902, 0.903])[1:3]
+    low, high = mean_ci([0.9, 0.901, 0.902, 0.903], value_range=UNIT_INTERVAL)[1:3]
     assert table.loc["d1", "mse"] == f"0.902 [{low:.3f}, {high:.3f}] (n=4)"
     reference = pd.DataFrame({"dataset": ["d1", "d2"], "metric": ["ap_macro"] * 2, "raw_input": [0.25, 0.5]})
     both = metric_table(summary, ["ap_macro", "trustworthiness"], reference=reference)
@@ -280,7 +281,7 @@ def test_learning_rate_table_ratios_against_the_best_rate():
     fast, slow = table.loc[("d", "mse", 1e-3)], table.loc[("d", "mse", 1e-6)]
     # The floor is the 1e-3 mean, 1.1; the 1e-6 runs sit at 3.0 * (1, 1.1, 1.2) / 1.1.
     expected = np.array([3.0, 3.3, 3.6]) / 1.1
-    m, lo, hi, _ = mean_ci(expected)
+    m, lo, hi, _ = mean_ci(expected, value_range=NON_NEGATIVE)  # a ratio of losses
     assert slow["val_loss_vs_best_lr"] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
     assert fast["stopped_early"] == 1.0 and slow["stopped_early"] == 0.0 and slow["seeds"] == 3
 
@@ -313,7 +314,7 @@ def test_baseline_table_outcomes():
     baselines = pd.DataFrame([{"dataset": "d", "model": "pca50", "ap_macro": 0.2, "trustworthiness": 0.95},
                               {"dataset": "d", "model": "ease", "ap_macro": 0.3, "trustworthiness": np.nan}])
     table = baseline_table(records, baselines, ["ap_macro", "trustworthiness", "missing"])
-    m, lo, hi, _ = mean_ci([0.6, 0.61, 0.62])
+    m, lo, hi, _ = mean_ci([0.6, 0.61, 0.62], value_range=UNIT_INTERVAL)
     assert table.loc[("d", "ap_macro"), "autoencoder"] == f"focal: {m:.3f} [{lo:.3f}, {hi:.3f}]"
     assert table.loc[("d", "ap_macro"), "outcome"] == "autoencoder ahead"   # 0.3 < interval of focal
     assert table.loc[("d", "trustworthiness"), "outcome"] == "baseline ahead"  # 0.95 > 0.9 (zero-width interval)
@@ -345,5 +346,5 @@ def test_figure3_axis_spans_the_data_not_the_band_stand_in():
     ax = reconstruction_distribution_figure(pd.DataFrame(rows)).axes[0]
     low, high = ax.get_ylim()
     # Lowest positive density 1e-3 (halved), highest upper 95% bound of a bin (doubled): a few decades.
-    upper = max(mean_ci([10.0, 30.0])[2], 30.0)
+    upper = max(mean_ci([10.0, 30.0], value_range=NON_NEGATIVE)[2], 30.0)
     assert low == pytest.approx(1e-3 / 2) and high == pytest.approx(2 * upper)

@@ -17,6 +17,7 @@ One module per family of metrics, all imported from here:
 ``distribution``          :func:`reconstruction_distribution` (the histogram of Figure 3)
 ``counts``                :func:`count_reconstruction` of count data
 ``code_sparsity``         :func:`code_sparsity` of the codes (embeddings)
+``ranges``                :func:`metric_range`, the range of values of every recorded quantity
 ``_common``               what they share: the result base, the warning, memory and density limits
 ========================  ==========================================================================
 
@@ -55,16 +56,22 @@ from .counts import CountReconstructionResult, count_reconstruction
 from .distribution import ReconstructionDistribution, reconstruction_distribution
 from .downstream import downstream_classification, downstream_regression
 from .ranking import AveragePrecisionResult, average_precision
+from .ranges import AT_MOST_ONE, NON_NEGATIVE, UNBOUNDED, UNIT_INTERVAL, MetricRange, metric_range
 from .trustworthiness import trustworthiness
 
 __all__ = [
+    "AT_MOST_ONE",
     "AveragePrecisionResult",
     "CodeSparsityResult",
     "ContingencyResult",
     "CountReconstructionResult",
     "DBSCANClusteringResult",
+    "MetricRange",
+    "NON_NEGATIVE",
     "ReconstructionDistribution",
     "SparsityGroupingResult",
+    "UNBOUNDED",
+    "UNIT_INTERVAL",
     "UndefinedMetricWarning",
     "average_precision",
     "calinski_harabasz_dbscan",
@@ -74,6 +81,7 @@ __all__ = [
     "count_reconstruction",
     "downstream_classification",
     "downstream_regression",
+    "metric_range",
     "reconstruction_distribution",
     "trustworthiness",
 ]
