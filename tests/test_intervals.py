@@ -48,15 +48,18 @@ def test_unit_interval_is_the_logit_transformed_interval(values):
     assert mean == pytest.approx(m) and (low, high) == pytest.approx(expected, rel=1e-12)
 
 
-def test_one_sided_ranges_are_log_transformed():
-    counts = [3.0, 0.0, 1.0]
-    m, s = np.mean(counts), np.std(counts, ddof=1)
-    factor = np.exp(_t_quantile(3) * s / (np.sqrt(3) * m))
-    assert mean_ci(counts, value_range=NON_NEGATIVE)[1:3] == pytest.approx((m / factor, m * factor))
-    r2 = [0.09, -8.6, -0.5]  # R^2 <= 1: the log of 1 - R^2
-    m, s = np.mean(r2), np.std(r2, ddof=1)
-    factor = np.exp(_t_quantile(3) * s / (np.sqrt(3) * (1 - m)))
-    assert mean_ci(r2, value_range=AT_MOST_ONE)[1:3] == pytest.approx((1 - (1 - m) * factor, 1 - (1 - m) / factor))
+def test_one_sided_ranges_are_student_t_intersected_with_the_range():
+    counts = [0.0, 0.0, 2.0]
+    low, high = stats.t.interval(0.95, 2, loc=np.mean(counts), scale=stats.sem(counts))
+    assert low < 0  # the case at issue: Student-t's interval of a count reaches below 0
+    assert mean_ci(counts, value_range=NON_NEGATIVE)[1:3] == pytest.approx((0.0, high))
+    r2 = [0.09, -8.6, -0.5]  # R^2 <= 1
+    low, high = stats.t.interval(0.95, 2, loc=np.mean(r2), scale=stats.sem(r2))
+    assert high > 1
+    assert mean_ci(r2, value_range=AT_MOST_ONE)[1:3] == pytest.approx((low, 1.0))
+    inside = [5.0, 7.0, 6.5]  # far from the bound: Student-t's interval unchanged
+    assert mean_ci(inside, value_range=NON_NEGATIVE)[1:3] == pytest.approx(
+        stats.t.interval(0.95, 2, loc=np.mean(inside), scale=stats.sem(inside)))
 
 
 def test_a_general_finite_range_is_the_logit_of_the_position_in_it():
