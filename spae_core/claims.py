@@ -32,8 +32,8 @@ from .tables import figure6_table
 from .verdicts import UNTESTABLE, claim_verdict, figure6_as_claim, is_untestable, unit_outcome
 
 # AWARE, STANDARD, CLAIMS and Claim live in spae_core.paper (the paper's words); they stay importable from here.
-__all__ = ["AWARE", "CLAIMS", "STANDARD", "Claim", "all_claim_units", "all_claim_verdicts", "claim_units", "claim_verdicts", "figure6_claim",
-           "highest_contingency_claim"]
+__all__ = ["AWARE", "CLAIMS", "STANDARD", "Claim", "all_claim_units", "all_claim_verdicts", "claim_units", "claim_verdicts",
+           "example_unit", "figure6_claim", "highest_contingency_claim"]
 
 
 def claim_units(records: pd.DataFrame, claim: Claim, alpha: float = 0.05) -> pd.DataFrame:
@@ -75,15 +75,27 @@ def _reason(units: pd.DataFrame, claim: Claim) -> str:
         return f"no testable dataset x metric unit{_untestable_note(untestable)}"
     text = f"{'/'.join(claim.group_a).upper()} ahead in {ahead}, behind in {behind}, not separable in " \
            f"{testable - ahead - behind} of {testable} testable dataset x metric units{_untestable_note(untestable)}"
-    for outcome in ("behind", "ahead"):
+    row = example_unit(units)
+    if row is not None:
+        text += (f"; e.g. {row['outcome']} on {row['dataset']} {row['metric']}: {row['best_a']} - {row['best_b']} = "
+                 f"{row['difference']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]")
+    return text
+
+
+def example_unit(units: pd.DataFrame, outcomes=("behind", "ahead")) -> pd.Series | None:
+    """The unit that best shows a claim's evidence: of the first of ``outcomes`` any unit has, the clearest one.
+
+    Clearest: the largest ``|difference|`` relative to its interval's width (the first unit where
+    no interval has a width). None when no unit has any of ``outcomes``; untestable units are
+    never an example.
+    """
+    for outcome in outcomes:
         rows = units[units["outcome"] == outcome]
         if len(rows):
-            row = rows.loc[(rows["difference"] / rows["ci_high"].sub(rows["ci_low"]).replace(0, np.nan)).abs().idxmax()
-                           if rows["ci_high"].sub(rows["ci_low"]).gt(0).any() else rows.index[0]]
-            text += (f"; e.g. {outcome} on {row['dataset']} {row['metric']}: {row['best_a']} - {row['best_b']} = "
-                     f"{row['difference']:.3g} [{row['ci_low']:.3g}, {row['ci_high']:.3g}]")
-            break
-    return text
+            width = rows["ci_high"].sub(rows["ci_low"])
+            return rows.loc[(rows["difference"] / width.replace(0, np.nan)).abs().idxmax() if width.gt(0).any()
+                            else rows.index[0]]
+    return None
 
 
 def claim_verdicts(records: pd.DataFrame, claims=CLAIMS, alpha: float = 0.05) -> pd.DataFrame:
