@@ -119,7 +119,7 @@ def unit_outcome(difference, p_holm, alpha: float, n_pairs) -> np.ndarray:
     significant = p_holm < alpha
     tested = np.where(significant & (difference > 0), "ahead",
                       np.where(significant & (difference < 0), "behind", "no difference"))
-    return np.where(is_untestable(n_pairs, p_holm, difference), UNTESTABLE, tested).astype(object).astype(str)
+    return np.where(is_untestable(n_pairs, p_holm, difference), UNTESTABLE, tested)
 
 
 def claim_verdict(ahead: int, behind: int, total: int, consistent: bool) -> str:

@@ -181,3 +181,6 @@ def test_highest_contingency_claim():
     records.loc[records["dataset"] == "imdb_like", "contingency"] -= 0.4
     row = highest_contingency_claim(records)
     assert row["verdict"] == "not supported" and row["behind"] == 6
+    # Without an IMDB stand-in in the runs there is nothing to test: untestable, no unit counted.
+    row = highest_contingency_claim(records.assign(paper_counterpart="Netflix_0.97"))
+    assert (row["verdict"], row["units"]) == ("untestable", 0) and "no stand-in" in row["reason"]
