@@ -37,6 +37,7 @@ from .paper import CLAIMS, FIGURE6_METRICS, PAPER_LOSSES
 from .presets import Preset, load_preset
 from .reproduction import verdict_changes
 from .statistics import paired_best, seeds_for_power
+from .verdicts import UNTESTABLE
 
 __all__ = ["CHECKS_DIR", "add_check", "check_label", "checks_table", "count_fragile", "fragile_verdicts", "load_checks", "main_grid_runs",
            "seeds_to_settle", "settling_summary", "with_kernel_checks"]
@@ -243,7 +244,7 @@ def _deciding_pairs(records, check, kind: str, item: str, alpha: float):
 
     Figure 6: the two bests when they differ, else the losses tied with the best on one side only
     (Holm's first step bounds their level by ``alpha / (k - 1)``). A claim: the units whose
-    outcome moved, with each side's family representatives (level ``alpha / units``). Returns (dataset, column, a, b, level) tuples.
+    outcome moved, with each side's family representatives (level ``alpha / testable units``). Returns (dataset, column, a, b, level) tuples.
     """
     if kind == "Figure 6":
         dataset, label = item.split(" / ")
@@ -266,7 +267,9 @@ def _deciding_pairs(records, check, kind: str, item: str, alpha: float):
     # Each side may pick other family representatives: both sides' comparisons are priced.
     pairs = {(r.dataset, r.metric, a, b) for r in moved.itertuples()
              for a, b in ((r.best_a, r.best_b), (r.best_a_check, r.best_b_check))}
-    return [(*pair, alpha / len(units[0])) for pair in sorted(pairs)]
+    # Holm's family is the claim's testable units (spae_core.claims.claim_units).
+    testable = int((units[0]["outcome"] != UNTESTABLE).sum())
+    return [(*pair, alpha / max(testable, 1)) for pair in sorted(pairs)]
 
 
 def seeds_to_settle(records: pd.DataFrame, checks: dict, fragility: pd.DataFrame, alpha: float = 0.05,

@@ -7,7 +7,7 @@ import pandas as pd
 from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6, PAPER_LOSSES
 from .statistics import paired_best
-from .verdicts import UNDEFINED, figure6_cell_verdict, figure6_change_key
+from .verdicts import UNDEFINED, figure6_cell_verdict, figure6_change_key, is_untestable
 
 __all__ = ["baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps", "dbscan_eps_verdicts",
            "expected_loss_table", "figure6_column_variants", "figure6_columns", "figure6_sweep", "figure6_table",
@@ -152,8 +152,10 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
     the paper's winner is our best or among the losses tied with it, but not separated from the
     rest; *differs* when our best beats the paper's winner significantly; *paper's winner not
     run* when ``losses`` leaves it out; *paper's winner undefined here* when the metric is undefined
-    for every run of the paper's winner (e.g. DBSCAN finds one cluster); *not in paper* for a
-    metric the paper has no cell for (the rule: :func:`spae_core.verdicts.figure6_cell_verdict`).
+    for every run of the paper's winner (e.g. DBSCAN finds one cluster); *untestable* when the
+    best cannot be tested against the runner-up (fewer than two paired seeds, or no runner-up:
+    :func:`spae_core.verdicts.is_untestable`); *not in paper* for a metric the paper has no cell
+    for (the rule: :func:`spae_core.verdicts.figure6_cell_verdict`).
 
     Parameters
     ----------
@@ -192,7 +194,8 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
                 "n_seeds": int(group.loc[group["loss"] == best["best"], column].notna().sum()),
                 "paper_best": ", ".join(sorted(paper)).upper() if paper else "—",
                 "verdict": figure6_cell_verdict(paper, best["best"], best["tied"], set(losses), bool(best["separated"]),
-                                                set(group.loc[group[column].notna(), "loss"])),
+                                                set(group.loc[group[column].notna(), "loss"]),
+                                                testable=not is_untestable(best["n_pairs"], best["p_runner_up"])),
             })
     return pd.DataFrame(rows)
 

@@ -7,6 +7,7 @@ from scipy import stats
 
 from spae_core.claims import AWARE, STANDARD, Claim, claim_units, claim_verdicts, figure6_claim, highest_contingency_claim
 from spae_core.statistics import paired_group_difference
+from spae_core.tables import figure6_table
 
 
 def _records(lead_by_dataset, metric="contingency", seeds=5, noise=0.01):
@@ -83,6 +84,82 @@ def test_holm_is_over_the_units_of_a_claim():
     assert units["p_holm"].to_numpy()[ranks[0]] == pytest.approx(min(1.0, first))
 
 
+def _with_few_pairs(records, dataset, pairs):
+    """``records`` where, on ``dataset``, only ``pairs`` seeds have values of both families.
+
+    The aware family keeps seeds ``0 .. pairs - 1`` and the next two; the standard family the
+    first ``pairs`` and the two after those (with ``pairs = 0``: disjoint seeds, no pair at all).
+    """
+    records = records.copy()
+    seeds = records["seed"]
+    on = records["dataset"] == dataset
+    aware_kept = seeds.lt(pairs) | seeds.isin([pairs, pairs + 1])
+    standard_kept = seeds.lt(pairs) | seeds.isin([pairs + 2, pairs + 3])
+    records.loc[on & records["loss"].isin(AWARE) & ~aware_kept, "contingency"] = np.nan
+    records.loc[on & records["loss"].isin(STANDARD) & ~standard_kept, "contingency"] = np.nan
+    return records
+
+
+@pytest.mark.parametrize("pairs", [0, 1])
+def test_units_with_fewer_than_two_pairs_are_untestable_and_never_counted(pairs):
+    # d1: aware ahead by 0.1 against noise 0.001 (a clear "ahead"); d2 and d3: fewer than two
+    # seeds pair the families, so no test is possible there. The rule leaves d2 and d3 out of
+    # every count: 1 testable unit, ahead in it.
+    records = _records({"d1": 0.1, "d2": 0.1, "d3": 0.1}, noise=0.001)
+    records = _with_few_pairs(_with_few_pairs(records, "d2", pairs), "d3", pairs)
+    units = claim_units(records, CLAIM).set_index("dataset")
+    assert units.loc[["d2", "d3"], "n_pairs"].tolist() == [pairs, pairs]
+    assert units["outcome"].tolist() == ["ahead", "untestable", "untestable"]
+    assert units.loc[["d2", "d3"], "p_holm"].isna().all()
+    # Holm's family is the testable units only: d1's p-value is not multiplied by 3.
+    assert units.loc["d1", "p_holm"] == pytest.approx(units.loc["d1", "p"])
+    # Plain claim: ahead in 1 of 1 testable unit (with the untestable ones counted it was 1 of 3,
+    # inconclusive). A consistent claim: ahead in every testable unit, so supported too.
+    strict = Claim("c", "test", "consistently", ("contingency",), AWARE, STANDARD, "here", consistent=True)
+    for claim in (CLAIM, strict):
+        row = claim_verdicts(records, claims=[claim]).iloc[0]
+        assert (row["verdict"], row["ahead"], row["behind"], row["units"], row["untestable"]) == (
+            "supported", 1, 0, 1, 2), row["reason"]
+        assert "2 untestable" in row["reason"] and "of 1 " in row["reason"]
+
+
+def test_a_claim_with_only_untestable_units_is_untestable():
+    # Every unit has one pair, with a large lead: the only "evidence" cannot be tested, so the
+    # claim is neither supported nor inconclusive but untestable, with no unit counted.
+    records = _records({"d1": 0.3, "d2": 0.3}, noise=0.001)
+    records = _with_few_pairs(_with_few_pairs(records, "d1", 1), "d2", 1)
+    row = claim_verdicts(records, claims=[CLAIM]).iloc[0]
+    assert (row["verdict"], row["ahead"], row["behind"], row["units"], row["untestable"]) == ("untestable", 0, 0, 0, 2)
+
+
+def _figure6_records(seeds_defined):
+    """Six losses on one IMDB-like dataset, CH Score (Sparsity) (the paper's "All") and AP (paper: BCE).
+
+    Each loss's values are defined on the seeds ``seeds_defined`` only; BCE leads by 0.5.
+    """
+    rng = np.random.default_rng(1)
+    rows = []
+    for seed in range(3):
+        for loss in ("mse", "bce", "wmse", "wbce", "focal", "dice"):
+            value = 0.3 + 0.5 * (loss == "bce") + 0.01 * rng.standard_normal() if seed in seeds_defined else np.nan
+            rows.append({"dataset": "imdb_like", "paper_counterpart": "IMDB_1.0", "loss": loss, "seed": seed,
+                         "ap_macro": value, "ch_sparsity": value})
+    return pd.DataFrame(rows)
+
+
+def test_figure6_cells_with_one_seed_are_untestable():
+    # One seed: no loss can be tested against another. The old rule read such a cell as "tied"
+    # (AP, paper's winner BCE among the untested "ties") or "agrees" (the paper's "All": every
+    # loss tied for lack of a test); the rule makes both untestable.
+    table = figure6_table(_figure6_records({0})).set_index("metric")
+    assert table.loc["AP", "verdict"] == "untestable" and table.loc["CH Score (Sparsity)", "verdict"] == "untestable"
+    row = figure6_claim(table.reset_index())
+    assert (row["verdict"], row["units"], row["untestable"]) == ("untestable", 0, 2)
+    # Three seeds: BCE, 0.5 ahead against noise 0.01, is separated: AP agrees, the "All" cell differs.
+    table = figure6_table(_figure6_records({0, 1, 2})).set_index("metric")
+    assert table.loc["AP", "verdict"] == "agrees" and table.loc["CH Score (Sparsity)", "verdict"] == "differs"
+
+
 def test_figure6_claim_counts_cells():
     table = pd.DataFrame({"dataset": ["a", "b", "c", "d"], "metric": ["AP"] * 4, "ours_best": ["mse", "bce", "focal", "dice"],
                           "paper_best": ["MSE", "MSE", "MSE", "—"], "verdict": ["agrees", "tied", "differs", "not in paper"]})
@@ -90,6 +167,10 @@ def test_figure6_claim_counts_cells():
     assert (row["ahead"], row["behind"], row["units"]) == (1, 1, 3) and row["verdict"] == "not supported"
     row = figure6_claim(table.assign(verdict=["agrees", "agrees", "tied", "not in paper"]))
     assert row["verdict"] == "supported"
+    # An untestable cell is listed apart: not a unit, not behind.
+    row = figure6_claim(table.assign(verdict=["agrees", "untestable", "differs", "not in paper"]))
+    assert (row["ahead"], row["behind"], row["units"], row["untestable"]) == (1, 1, 2, 1)
+    assert "1 untestable" in row["reason"]
 
 
 def test_highest_contingency_claim():
@@ -101,3 +182,6 @@ def test_highest_contingency_claim():
     records.loc[records["dataset"] == "imdb_like", "contingency"] -= 0.5
     row = highest_contingency_claim(records)
     assert row["verdict"] == "not supported" and row["behind"] == 6
+    # Without an IMDB stand-in in the runs there is nothing to test: untestable, no unit counted.
+    row = highest_contingency_claim(records.assign(paper_counterpart="Netflix_0.97"))
+    assert (row["verdict"], row["units"]) == ("untestable", 0) and "no stand-in" in row["reason"]

@@ -93,6 +93,21 @@ def test_a_verdict_that_moves_under_a_check_is_fragile_and_marked_with_both_valu
         with_kernel_checks(table, fragility, "figure")
 
 
+def test_a_verdict_untestable_under_both_kernels_is_not_fragile():
+    # AP defined on seed 0 only: no cell or claim unit can be tested, on either side. The
+    # verdicts read "untestable" both times: the same verdict, not a fragile one.
+    one_seed = {loss: [0.5 + 0.01 * i] + [np.nan] * 4 for i, loss in enumerate(LOSSES)}
+    published = synthetic_records(one_seed)
+    check = synthetic_records({loss: [v[0] + 0.001] + v[1:] for loss, v in one_seed.items()}, {"MKL_CBWR": "COMPATIBLE"})
+    fragility = fragile_verdicts(published, {"switched": check}).set_index("item")
+    assert fragility.loc["movielens_097 / AP", "published"].startswith("untestable")
+    assert fragility.loc["movielens_097 / AP", "switched"].startswith("untestable")
+    assert fragility.loc["ap_standard", "published"] == fragility.loc["ap_standard", "switched"] == "untestable"
+    assert not fragility["fragile"].any()
+    marks = with_kernel_checks(pd.DataFrame({"claim": ["ap_standard"]}), fragility.reset_index(), "claim")
+    assert marks["under other kernels"].tolist() == ["same (1 check)"]
+
+
 def test_a_check_that_lacks_runs_is_an_error_not_a_smaller_comparison(published_and_check):
     published, check = published_and_check
     with pytest.raises(ValueError, match="lacks 1 of these runs"):

@@ -332,10 +332,11 @@ def test_a_lone_defined_loss_is_not_separated_and_not_a_verdict():
     records2 = records.assign(loss=records["loss"].replace({"bce": "dice"}))
     table = figure6_table(records2).set_index(["dataset", "metric"])
     assert table.loc[("d1", "CH Score (DBScan)"), "verdict"] == "paper's winner undefined here"
-    # Defined for Dice on one seed only, and below focal there: not separable (one pair), tied.
+    # Defined for Dice on one seed only, and below focal there: one pair, no test possible, so
+    # the cell is untestable (not "tied" for lack of a test; spae_core.verdicts.is_untestable).
     records2.loc[(records2["loss"] == "dice") & (records2["seed"] == 0), "ch_dbscan"] = 0.5
     table = figure6_table(records2).set_index(["dataset", "metric"])
-    assert table.loc[("d1", "CH Score (DBScan)"), "verdict"] == "tied"
+    assert table.loc[("d1", "CH Score (DBScan)"), "verdict"] == "untestable"
 
 
 def test_figure3_axis_spans_the_data_not_the_band_stand_in():
