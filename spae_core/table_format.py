@@ -10,7 +10,8 @@ code and tests can use them; :func:`readable` turns one into the strings a reade
 - missing values (NaN, None) as "n/a"; booleans as "yes" / "no"; lists and tuples joined by ", ";
 - loss names as the paper writes them (:data:`LOSS_NAMES`), wherever a loss key stands as a word;
 - headers and metric names in words (:func:`words`), the paper's datasets as the paper writes them;
-- text in full (never cut at pandas' 50 characters), and no column of row numbers.
+- text in full (never cut at pandas' 50 characters), and no column of row numbers;
+- an interval "[0.123, 0.148]" held on one line (a no-break space after its comma).
 
 A boolean summarised over seeds is a count, "2 of 3" (:func:`count_of`), never a mean.
 """
@@ -41,7 +42,8 @@ LOSS_NAMES = {**PAPER_LOSS_NAMES, "multinomial": "Multinomial", "count_mse": "Co
               "nb": "NB", "zinb": "ZINB", "wpoisson": "WPoisson", "focal_poisson": "Focal Poisson"}
 
 #: Headers whose words are not just the key's parts.
-HEADERS = {"n_samples": "samples", "n_features": "features", "n_train": "training rows", "n_pairs": "pairs",
+HEADERS = {"n_samples": "samples", "n_features": "features", "n_positives": "positives", "n_train": "training rows",
+           "n_pairs": "pairs",
            "n_seeds": "seeds", "p_holm": "p (Holm)", "p_runner_up": "p (runner-up)", "ci_low": "95% low",
            "ci_high": "95% high", "paper_counterpart": "paper's dataset", "val_loss_vs_best_lr": "val. loss / best rate's",
            "max_abs": "max |difference|", "p05": "5th percentile", "p95": "95th percentile"}
@@ -51,6 +53,9 @@ _ACRONYMS = {"ap", "ch", "r2", "mae", "dbscan", "mse", "bce", "ovr", "cpu", "imd
 
 # A loss key standing as a word (not part of a longer key such as focal_poisson); longest first.
 _LOSS_WORD = re.compile(r"(?<![\w-])(" + "|".join(sorted(LOSS_NAMES, key=len, reverse=True)) + r")(?![\w-])")
+# The space inside an interval "[0.123, 0.148]": kept (no-break) so that a narrow column breaks a
+# cell before the interval or its "(n=3)", never inside it.
+_INTERVAL_SPACE = re.compile(r"(?<=\d), (?=[-+]?\d)")
 # A snake_case key inside a label ("ovr_lambda - 0.0"); parts of one letter ("p_j", "x_hat") are maths, kept.
 _SNAKE_WORD = re.compile(r"(?<![\w-])[a-z][a-z0-9]+(?:_[a-z0-9]{2,})+(?![\w-])")
 
@@ -107,6 +112,10 @@ def _loss_words(value: str) -> str:
     return _LOSS_WORD.sub(lambda match: LOSS_NAMES[match.group(1)], value)
 
 
+def _cell_text(value: str) -> str:
+    return _INTERVAL_SPACE.sub(",\u00a0", _loss_words(value))
+
+
 def _label(value, level: str | None = None) -> str:
     """A header (``level`` None), or a value of the index level named ``level``, for display.
 
@@ -141,7 +150,7 @@ def _cell(value, decimals: int) -> str:
         return format_number(value, decimals)
     if isinstance(value, (list, tuple, set)):
         return _loss_words(join_items(value))
-    return _loss_words(str(value))
+    return _cell_text(str(value))
 
 
 def _column(values: pd.Series, name, decimals: int) -> list[str]:
@@ -173,7 +182,7 @@ class ReadableTable(pd.DataFrame):
         return ReadableTable
 
     def _row_numbers(self) -> bool:
-        return isinstance(self.index, pd.RangeIndex) and self.index.start == 0 and self.index.name is None
+        return _plain_rows(self.index)
 
     def _repr_html_(self) -> str:
         with pd.option_context("display.max_colwidth", None):
@@ -184,21 +193,25 @@ class ReadableTable(pd.DataFrame):
             return self.to_string(index=not self._row_numbers())
 
 
-def readable(table: pd.DataFrame, decimals: int | dict = 3) -> ReadableTable:
+def readable(table: pd.DataFrame | None, decimals: int | dict = 3) -> ReadableTable | None:
     """``table`` as a reader sees it (the rules are this module's docstring).
 
     Parameters
     ----------
-    table : DataFrame
-        A table of the library (values as computed, keys as recorded).
+    table : DataFrame or None
+        A table of the library (values as computed, keys as recorded). None, a table this build
+        did not make (e.g. the reproduction's without a reproduction), is returned as None: there
+        is nothing to show.
     decimals : int or dict, default=3
         Decimals of the float columns: one number for all, or ``{column: decimals}`` (others 3).
 
     Returns
     -------
-    ReadableTable
+    ReadableTable or None
         A DataFrame of strings with display headers and index.
     """
+    if table is None:
+        return None
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"readable formats a DataFrame, got {type(table).__name__}.")
     per_column = decimals if isinstance(decimals, dict) else {}
@@ -211,4 +224,5 @@ def readable(table: pd.DataFrame, decimals: int | dict = 3) -> ReadableTable:
 
 
 def _plain_rows(index: pd.Index) -> bool:
-    return isinstance(index, pd.RangeIndex) and index.name is None
+    """Whether ``index`` only numbers the rows (unnamed integers, e.g. left from a filter), which says nothing."""
+    return not isinstance(index, pd.MultiIndex) and index.name is None and pd.api.types.is_integer_dtype(index)

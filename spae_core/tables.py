@@ -9,7 +9,7 @@ import pandas as pd
 from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6, PAPER_LOSSES
 from .statistics import paired_best
-from .table_format import count_of
+from .table_format import MISSING, count_of
 from .verdicts import UNDEFINED, figure6_cell_verdict, figure6_change_key
 
 __all__ = ["baseline_notes", "baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps", "dbscan_eps_verdicts",
@@ -379,7 +379,7 @@ def baseline_table(records: pd.DataFrame, baselines: pd.DataFrame, metrics, refe
             value = reference.loc[(reference["dataset"] == dataset) & (reference["metric"] == metric), "raw_input"]
             values["raw input"] = float(value.iloc[0]) if len(value) else float("nan")
         for name, value in values.items():
-            row[name] = "—" if pd.isna(value) else f"{value:.{digits}f}"
+            row[name] = MISSING if pd.isna(value) else f"{value:.{digits}f}"
         finite = [v for v in values.values() if pd.notna(v)]
         if not finite:
             row["outcome"] = "no baseline"

@@ -317,7 +317,7 @@ def test_baseline_table_outcomes():
     assert table.loc[("d", "ap_macro"), "autoencoder"] == f"focal: {m:.3f} [{lo:.3f}, {hi:.3f}]"
     assert table.loc[("d", "ap_macro"), "outcome"] == "autoencoder ahead"   # 0.3 < interval of focal
     assert table.loc[("d", "trustworthiness"), "outcome"] == "baseline ahead"  # 0.95 > 0.9 (zero-width interval)
-    assert table.loc[("d", "trustworthiness"), "ease"] == "—"
+    assert table.loc[("d", "trustworthiness"), "ease"] == "n/a"
     assert table.loc[("d", "ap_macro"), "multinomial"].startswith("0.710")
 
 

@@ -54,6 +54,9 @@ def test_readable_formats_each_column_by_what_it_holds():
                                       "tied: highest mean BCE, not separated"]
     assert table.iloc[1].tolist() == ["omdb_metadata", "Focal Poisson", "4", "2.000", "no", "0.213", "a, b", "0.123",
                                       "Dice ~ MSE, WBCE (tied)"]
+    # An interval is held on one line: a no-break space after its comma, ordinary spaces elsewhere.
+    cells = readable(pd.DataFrame({"focal": ["0.135 [-0.123, 0.148] (n=3)"]}))
+    assert cells.iloc[0, 0] == "0.135 [-0.123,\u00a00.148] (n=3)"
     # Decimals per column; a loss-named column axis and index levels in words and display names.
     wide = pd.DataFrame({"mse": [0.5], "dice": [0.25]}, index=pd.Index(["ap_macro"], name="metric"))
     wide.columns.name = "loss"
@@ -67,6 +70,9 @@ def test_readable_shows_long_text_in_full_and_hides_a_plain_row_number():
     table = readable(pd.DataFrame({"model": ["pca50"], "notes": [text]}))
     assert text in table._repr_html_() and text in repr(table)
     assert "<th>0</th>" not in table._repr_html_() and 'class="dataframe spae-table"' in table._repr_html_()
+    filtered = readable(pd.DataFrame({"model": ["a", "b", "c"]}).iloc[[0, 2]])
+    assert "<th>2</th>" not in filtered._repr_html_()
+    assert readable(None) is None  # a table this build did not make
     with pytest.raises(TypeError, match="DataFrame"):
         readable([1, 2])
 
