@@ -8,8 +8,10 @@ code and tests can use them; :func:`readable` turns one into the strings a reade
 - other floats with a fixed number of decimals per column (``decimals``, default 3);
 - p-values (a column ``p`` or ``p_*``) with 3 significant digits, and "< 0.001" below 0.001;
 - missing values (NaN, None) as "n/a"; booleans as "yes" / "no"; lists and tuples joined by ", ";
-- loss names as the paper writes them (:data:`LOSS_NAMES`), wherever a loss key stands as a word;
-- headers and metric names in words (:func:`words`), the paper's datasets as the paper writes them;
+- loss names as the paper writes them (:data:`LOSS_NAMES`; baselines: :data:`MODEL_NAMES`), wherever
+  a loss key stands as a word;
+- headers and metric names in words (:func:`words`; Figure 6's metrics by Figure 6's names), the
+  paper's datasets as the paper writes them, our datasets by their registered names (as in the prose);
 - text in full (never cut at pandas' 50 characters), and no column of row numbers;
 - an interval "[0.123, 0.148]" held on one line (a no-break space after its comma).
 
@@ -25,9 +27,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from .paper import PAPER_DATASET_NAMES, PAPER_LOSS_NAMES
+from .paper import FIGURE6_METRICS, PAPER_DATASET_NAMES, PAPER_LOSS_NAMES
 
-__all__ = ["LOSS_NAMES", "MISSING", "P_FLOOR", "ReadableTable", "count_of", "format_number", "format_p", "join_items",
+__all__ = ["LOSS_NAMES", "METRIC_NAMES", "MISSING", "MODEL_NAMES", "P_FLOOR", "ReadableTable", "count_of", "format_number", "format_p", "join_items",
            "loss_label", "readable", "words"]
 
 #: What a reader sees where a value is missing or undefined.
@@ -41,6 +43,12 @@ P_FLOOR = 0.001
 LOSS_NAMES = {**PAPER_LOSS_NAMES, "multinomial": "Multinomial", "count_mse": "Count MSE", "poisson": "Poisson",
               "nb": "NB", "zinb": "ZINB", "wpoisson": "WPoisson", "focal_poisson": "Focal Poisson"}
 
+#: Display names of the baselines (:data:`spae_core.baselines.BASELINES`), in the same style.
+MODEL_NAMES = {"pca50": "PCA-50", "svd50": "SVD-50", "ease": "EASE"}
+
+#: The metrics Figure 6 names, under its names wherever they are shown (e.g. ``ap_macro`` is "AP").
+METRIC_NAMES = {column: label for label, column in FIGURE6_METRICS.items()}
+
 #: Headers whose words are not just the key's parts.
 HEADERS = {"n_samples": "samples", "n_features": "features", "n_positives": "positives", "n_train": "training rows",
            "n_pairs": "pairs",
@@ -51,8 +59,9 @@ HEADERS = {"n_samples": "samples", "n_features": "features", "n_positives": "pos
 #: Parts of a key written in capitals.
 _ACRONYMS = {"ap", "ch", "r2", "mae", "dbscan", "mse", "bce", "ovr", "cpu", "imdb", "lr", "nb", "zinb"}
 
-# A loss key standing as a word (not part of a longer key such as focal_poisson); longest first.
-_LOSS_WORD = re.compile(r"(?<![\w-])(" + "|".join(sorted(LOSS_NAMES, key=len, reverse=True)) + r")(?![\w-])")
+_NAMES = {**LOSS_NAMES, **MODEL_NAMES}
+# A loss or model key standing as a word (not part of a longer key such as focal_poisson); longest first.
+_LOSS_WORD = re.compile(r"(?<![\w-])(" + "|".join(sorted(_NAMES, key=len, reverse=True)) + r")(?![\w-])")
 # The space inside an interval "[0.123, 0.148]": kept (no-break) so that a narrow column breaks a
 # cell before the interval or its "(n=3)", never inside it.
 _INTERVAL_SPACE = re.compile(r"(?<=\d), (?=[-+]?\d)")
@@ -100,8 +109,9 @@ def loss_label(name: str) -> str:
 
 def words(key: str) -> str:
     """A record key in words: ``"best_epoch"`` -> ``"best epoch"``, ``"ap_label_mean"`` -> ``"AP label mean"``."""
-    if key in HEADERS:
-        return HEADERS[key]
+    for names in (HEADERS, METRIC_NAMES):
+        if key in names:
+            return names[key]
     if key in PAPER_DATASET_NAMES:
         return PAPER_DATASET_NAMES[key]
     return " ".join(part.upper() if part.lower() in _ACRONYMS else part for part in key.split("_"))
@@ -109,7 +119,7 @@ def words(key: str) -> str:
 
 def _loss_words(value: str) -> str:
     """Loss keys standing as words inside ``value`` in display style."""
-    return _LOSS_WORD.sub(lambda match: LOSS_NAMES[match.group(1)], value)
+    return _LOSS_WORD.sub(lambda match: _NAMES[match.group(1)], value)
 
 
 def _cell_text(value: str) -> str:
@@ -128,8 +138,8 @@ def _label(value, level: str | None = None) -> str:
         return f"{value:g}"  # parameters such as a learning rate: 1e-06, 0.001
     if not isinstance(value, str):
         return str(value)
-    if value in LOSS_NAMES:
-        return LOSS_NAMES[value]
+    if value in _NAMES:
+        return _NAMES[value]
     if level == "dataset":
         return value
     if level is None or level in ("metric", "paper_counterpart"):

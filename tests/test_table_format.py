@@ -36,7 +36,8 @@ def test_names_in_one_style():
     with pytest.raises(ValueError, match="no display name"):
         loss_label("huber")
     assert words("best_epoch") == "best epoch" and words("n_samples") == "samples"
-    assert words("ap_label_mean") == "AP label mean" and words("ch_dbscan") == "CH DBSCAN"
+    assert words("ap_label_hypothyroid") == "AP label hypothyroid" and words("dbscan_clusters") == "DBSCAN clusters"
+    assert words("ap_macro") == "AP" and words("ch_dbscan") == "CH Score (DBScan)"  # Figure 6's names
     assert words("p_holm") == "p (Holm)" and words("Netflix_0.97") == "Netflix 0.97"
 
 
@@ -61,7 +62,8 @@ def test_readable_formats_each_column_by_what_it_holds():
     wide = pd.DataFrame({"mse": [0.5], "dice": [0.25]}, index=pd.Index(["ap_macro"], name="metric"))
     wide.columns.name = "loss"
     shown = readable(wide, decimals={"mse": 1})
-    assert list(shown.columns) == ["MSE", "Dice"] and list(shown.index) == ["AP macro"]
+    assert list(shown.columns) == ["MSE", "Dice"] and list(shown.index) == ["AP"]
+    assert list(readable(pd.DataFrame({"pca50": [1], "ease": [2]})).columns) == ["PCA-50", "EASE"]
     assert shown.iloc[0].tolist() == ["0.5", "0.250"]
 
 
