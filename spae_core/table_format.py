@@ -61,7 +61,7 @@ _ACRONYMS = {"ap", "ch", "r2", "mae", "dbscan", "mse", "bce", "ovr", "cpu", "imd
 
 _NAMES = {**LOSS_NAMES, **MODEL_NAMES}
 # A loss or model key standing as a word (not part of a longer key such as focal_poisson); longest first.
-_LOSS_WORD = re.compile(r"(?<![\w-])(" + "|".join(sorted(_NAMES, key=len, reverse=True)) + r")(?![\w-])")
+_NAME_WORD = re.compile(r"(?<![\w-])(" + "|".join(sorted(_NAMES, key=len, reverse=True)) + r")(?![\w-])")
 # The space inside an interval "[0.123, 0.148]": kept (no-break) so that a narrow column breaks a
 # cell before the interval or its "(n=3)", never inside it.
 _INTERVAL_SPACE = re.compile(r"(?<=\d), (?=[-+]?\d)")
@@ -108,7 +108,11 @@ def loss_label(name: str) -> str:
 
 
 def words(key: str) -> str:
-    """A record key in words: ``"best_epoch"`` -> ``"best epoch"``, ``"ap_label_mean"`` -> ``"AP label mean"``."""
+    """A record key in words: ``"best_epoch"`` -> ``"best epoch"``, ``"ap_label_mean"`` -> ``"AP diagnosis labels"``.
+
+    Known headers first (:data:`HEADERS`), then Figure 6's metric names and the paper's dataset
+    names; otherwise the key's parts joined by spaces, acronyms (AP, CH, DBSCAN, ...) in capitals.
+    """
     for names in (HEADERS, METRIC_NAMES):
         if key in names:
             return names[key]
@@ -117,13 +121,13 @@ def words(key: str) -> str:
     return " ".join(part.upper() if part.lower() in _ACRONYMS else part for part in key.split("_"))
 
 
-def _loss_words(value: str) -> str:
-    """Loss keys standing as words inside ``value`` in display style."""
-    return _LOSS_WORD.sub(lambda match: _NAMES[match.group(1)], value)
+def _name_words(value: str) -> str:
+    """Loss and baseline keys standing as words inside ``value`` in display style."""
+    return _NAME_WORD.sub(lambda match: _NAMES[match.group(1)], value)
 
 
 def _cell_text(value: str) -> str:
-    return _INTERVAL_SPACE.sub(",\u00a0", _loss_words(value))
+    return _INTERVAL_SPACE.sub(",\u00a0", _name_words(value))
 
 
 def _label(value, level: str | None = None) -> str:
@@ -145,8 +149,8 @@ def _label(value, level: str | None = None) -> str:
     if level is None or level in ("metric", "paper_counterpart"):
         if re.fullmatch(r"[A-Za-z0-9_.]+", value):
             return words(value)
-        return _SNAKE_WORD.sub(lambda match: words(match.group(0)), _loss_words(value))
-    return _loss_words(value)
+        return _SNAKE_WORD.sub(lambda match: words(match.group(0)), _name_words(value))
+    return _name_words(value)
 
 
 def _cell(value, decimals: int) -> str:
@@ -159,7 +163,7 @@ def _cell(value, decimals: int) -> str:
     if isinstance(value, numbers.Real):
         return format_number(value, decimals)
     if isinstance(value, (list, tuple, set)):
-        return _loss_words(join_items(value))
+        return _name_words(join_items(value))
     return _cell_text(str(value))
 
 
