@@ -29,8 +29,8 @@ import pandas as pd
 
 from .paper import FIGURE6_METRICS, PAPER_DATASET_NAMES, PAPER_LOSS_NAMES
 
-__all__ = ["LOSS_NAMES", "METRIC_NAMES", "MISSING", "MODEL_NAMES", "P_FLOOR", "ReadableTable", "count_of", "format_number", "format_p", "join_items",
-           "loss_label", "readable", "words"]
+__all__ = ["LOSS_NAMES", "METRIC_NAMES", "MISSING", "MODEL_NAMES", "P_FLOOR", "ReadableTable", "count_of",
+           "format_number", "format_p", "join_items", "loss_label", "readable", "words"]
 
 #: What a reader sees where a value is missing or undefined.
 MISSING = "n/a"
@@ -51,10 +51,10 @@ METRIC_NAMES = {column: label for label, column in FIGURE6_METRICS.items()}
 
 #: Headers whose words are not just the key's parts.
 HEADERS = {"n_samples": "samples", "n_features": "features", "n_positives": "positives", "n_train": "training rows",
-           "n_pairs": "pairs",
-           "n_seeds": "seeds", "p_holm": "p (Holm)", "p_runner_up": "p (runner-up)", "ci_low": "95% low",
-           "ci_high": "95% high", "paper_counterpart": "paper's dataset", "val_loss_vs_best_lr": "val. loss / best rate's",
-           "max_abs": "max |difference|", "p05": "5th percentile", "p95": "95th percentile"}
+           "n_pairs": "pairs", "n_seeds": "seeds", "p_holm": "p (Holm)", "p_runner_up": "p (runner-up)",
+           "ci_low": "95% low", "ci_high": "95% high", "paper_counterpart": "paper's dataset",
+           "val_loss_vs_best_lr": "val. loss / best rate's", "max_abs": "max |difference|", "p05": "5th percentile",
+           "p95": "95th percentile"}
 
 #: Parts of a key written in capitals.
 _ACRONYMS = {"ap", "ch", "r2", "mae", "dbscan", "mse", "bce", "ovr", "cpu", "imdb", "lr", "nb", "zinb"}

@@ -12,7 +12,8 @@ from .statistics import paired_best
 from .table_format import MISSING, count_of
 from .verdicts import UNDEFINED, figure6_cell_verdict, figure6_change_key
 
-__all__ = ["baseline_notes", "baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps", "dbscan_eps_verdicts",
+__all__ = ["baseline_notes", "baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps",
+           "dbscan_eps_verdicts",
            "expected_loss_table", "figure6_column_variants", "figure6_columns", "figure6_sweep", "figure6_table",
            "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table",
            "separation_counts", "summary_table"]
@@ -31,7 +32,7 @@ def expected_loss_table(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
 
 
 def runs_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset and loss: data sizes, seeds, mean epochs and best epoch, and how many seeds stopped early ("k of n")."""
+    """Per dataset and loss: data sizes, seeds, mean epochs and best epoch, how many seeds stopped early ("k of n")."""
     return records.groupby(["dataset", "loss"], sort=False).agg(
         n_samples=("n_samples", "first"), n_features=("n_features", "first"), n_train=("n_train", "first"),
         seeds=("seed", "count"), epochs=("epochs", "mean"), best_epoch=("best_epoch", "mean"),

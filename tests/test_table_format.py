@@ -87,7 +87,8 @@ def test_runs_and_learning_rate_tables_count_early_stops():
     assert runs_table(records).loc[("d", "mse"), "stopped_early"] == "2 of 3"
     assert learning_rate_table(records).loc[("d", "mse", 1e-3), "stopped_early"] == "2 of 3"
     shown = readable(runs_table(records), decimals=1)
-    assert shown.loc[("d", "MSE"), ["epochs", "best epoch", "stopped early"]].tolist() == ["10", "5.7", "2 of 3"]  # mean of 4, 5, 8
+    # best epochs 4, 5, 8: mean 5.67, one decimal.
+    assert shown.loc[("d", "MSE"), ["epochs", "best epoch", "stopped early"]].tolist() == ["10", "5.7", "2 of 3"]
 
 
 def test_baseline_notes_are_sentences_not_a_list_repr():
