@@ -13,9 +13,8 @@ from .table_format import MISSING, count_of
 from .verdicts import UNDEFINED, figure6_cell_verdict, figure6_change_key
 
 __all__ = ["baseline_notes", "baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps",
-           "dbscan_eps_verdicts",
-           "expected_loss_table", "figure6_column_variants", "figure6_columns", "figure6_sweep", "figure6_table",
-           "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table",
+           "dbscan_eps_verdicts", "expected_loss_table", "figure6_column_variants", "figure6_columns", "figure6_sweep",
+           "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table",
            "separation_counts", "summary_table"]
 
 
