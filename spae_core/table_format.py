@@ -12,8 +12,7 @@ code and tests can use them; :func:`readable` turns one into the strings a reade
   a loss key stands as a word;
 - headers and metric names in words (:func:`words`; Figure 6's metrics by Figure 6's names), the
   paper's datasets as the paper writes them, our datasets by their registered names (as in the prose);
-- text in full (never cut at pandas' 50 characters), and no column of row numbers;
-- an interval "[0.123, 0.148]" held on one line (a no-break space after its comma).
+- text in full (never cut at pandas' 50 characters), and no column of row numbers.
 
 A boolean summarised over seeds is a count, "2 of 3" (:func:`count_of`), never a mean.
 """
@@ -62,9 +61,6 @@ _ACRONYMS = {"ap", "ch", "r2", "mae", "dbscan", "mse", "bce", "ovr", "cpu", "imd
 _NAMES = {**LOSS_NAMES, **MODEL_NAMES}
 # A loss or model key standing as a word (not part of a longer key such as focal_poisson); longest first.
 _NAME_WORD = re.compile(r"(?<![\w-])(" + "|".join(sorted(_NAMES, key=len, reverse=True)) + r")(?![\w-])")
-# The space inside an interval "[0.123, 0.148]": kept (no-break) so that a narrow column breaks a
-# cell before the interval or its "(n=3)", never inside it.
-_INTERVAL_SPACE = re.compile(r"(?<=\d), (?=[-+]?\d)")
 # A snake_case key inside a label ("ovr_lambda - 0.0"); parts of one letter ("p_j", "x_hat") are maths, kept.
 _SNAKE_WORD = re.compile(r"(?<![\w-])[a-z][a-z0-9]+(?:_[a-z0-9]{2,})+(?![\w-])")
 
@@ -126,9 +122,6 @@ def _name_words(value: str) -> str:
     return _NAME_WORD.sub(lambda match: _NAMES[match.group(1)], value)
 
 
-def _cell_text(value: str) -> str:
-    return _INTERVAL_SPACE.sub(",\u00a0", _name_words(value))
-
 
 def _label(value, level: str | None = None) -> str:
     """A header (``level`` None), or a value of the index level named ``level``, for display.
@@ -164,7 +157,7 @@ def _cell(value, decimals: int) -> str:
         return format_number(value, decimals)
     if isinstance(value, (list, tuple, set)):
         return _name_words(join_items(value))
-    return _cell_text(str(value))
+    return _name_words(str(value))
 
 
 def _column(values: pd.Series, name, decimals: int) -> list[str]:

@@ -55,9 +55,6 @@ def test_readable_formats_each_column_by_what_it_holds():
                                       "tied: highest mean BCE, not separated"]
     assert table.iloc[1].tolist() == ["omdb_metadata", "Focal Poisson", "4", "2.000", "no", "0.213", "a, b", "0.123",
                                       "Dice ~ MSE, WBCE (tied)"]
-    # An interval is held on one line: a no-break space after its comma, ordinary spaces elsewhere.
-    cells = readable(pd.DataFrame({"focal": ["0.135 [-0.123, 0.148] (n=3)"]}))
-    assert cells.iloc[0, 0] == "0.135 [-0.123,\u00a00.148] (n=3)"
     # Decimals per column; a loss-named column axis and index levels in words and display names.
     wide = pd.DataFrame({"mse": [0.5], "dice": [0.25]}, index=pd.Index(["ap_macro"], name="metric"))
     wide.columns.name = "loss"
