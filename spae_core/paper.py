@@ -14,10 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["AWARE", "CLAIMS", "DOWNSTREAM", "EMBEDDING", "FIGURE6_CLAIM", "FIGURE6_METRICS", "IMDB_CONTINGENCY_CLAIM",
-           "PAPER_FIGURE6", "PAPER_LOSSES", "STANDARD", "WEIGHTED", "Claim"]
+           "PAPER_DATASET_NAMES", "PAPER_FIGURE6", "PAPER_LOSSES", "PAPER_LOSS_NAMES", "STANDARD", "WEIGHTED", "Claim"]
 
 #: The paper's six losses, in the order it discusses them.
 PAPER_LOSSES = ("mse", "bce", "wmse", "wbce", "focal", "dice")
+
+#: How the paper writes its losses' names (its Conclusion: "WBCE, WMSE, Focal, Dice"), for display.
+PAPER_LOSS_NAMES = {"mse": "MSE", "bce": "BCE", "wmse": "WMSE", "wbce": "WBCE", "focal": "Focal", "dice": "Dice"}
 
 #: The paper's sparsity-aware losses and its standard ones (together :data:`PAPER_LOSSES`).
 AWARE = ("wmse", "wbce", "focal", "dice")
@@ -36,6 +39,10 @@ FIGURE6_METRICS = {
     "R2 Score Rating": "r2_imdb_rating",
     "AP diagnosis labels": "ap_label_mean",
 }
+
+#: How the paper writes its datasets' names (Figure 6's rows: "Netflix 0.97"), for display.
+PAPER_DATASET_NAMES = {"Netflix_0.97": "Netflix 0.97", "Netflix_0.98": "Netflix 0.98", "Netflix_1.0": "Netflix 1.0",
+                       "IMDB_1.0": "IMDB 1.0", "Reuma_0.85": "Reuma 0.85"}
 
 #: Figure 6 cells: paper dataset -> Figure 6 metric -> set of winning losses ({"all"} = all tied).
 #: The paper's three label columns (AP SpA: WBCE, AP PMR: WMSE, AP APS: WMSE) are pooled into

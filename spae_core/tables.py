@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6, PAPER_LOSSES
 from .statistics import paired_best
+from .table_format import MISSING, count_of
 from .verdicts import UNDEFINED, figure6_cell_verdict, figure6_change_key, is_untestable
 
-__all__ = ["baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps", "dbscan_eps_verdicts",
-           "expected_loss_table", "figure6_column_variants", "figure6_columns", "figure6_sweep", "figure6_table",
-           "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table",
+__all__ = ["baseline_notes", "baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps",
+           "dbscan_eps_verdicts", "expected_loss_table", "figure6_column_variants", "figure6_columns", "figure6_sweep",
+           "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table",
            "separation_counts", "summary_table"]
 
 
@@ -28,18 +31,18 @@ def expected_loss_table(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
 
 
 def runs_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Per dataset and loss: data sizes, seeds, and mean epochs / best epoch / share stopped early."""
+    """Per dataset and loss: data sizes, seeds, mean epochs and best epoch, how many seeds stopped early ("k of n")."""
     return records.groupby(["dataset", "loss"], sort=False).agg(
         n_samples=("n_samples", "first"), n_features=("n_features", "first"), n_train=("n_train", "first"),
         seeds=("seed", "count"), epochs=("epochs", "mean"), best_epoch=("best_epoch", "mean"),
-        stopped_early=("stopped_early", "mean"),
+        stopped_early=("stopped_early", count_of),
     )
 
 
 def learning_rate_table(records: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Per dataset, loss and learning rate: how training ended, and how good its best epoch was.
 
-    ``stopped_early`` is the share of seeds where early stopping fired; the others used the whole
+    ``stopped_early`` counts the seeds where early stopping fired ("k of n"); the others used the whole
     epoch budget and were still improving in their last ``patience`` epochs (else they would have
     stopped), i.e. had not converged. ``val_loss_vs_best_lr`` is the best validation loss of each
     run divided by the lowest mean best validation loss any learning rate reached for that dataset
@@ -57,7 +60,7 @@ def learning_rate_table(records: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         mean, low, high, n = mean_ci(group["ratio"], value_range=metric_range("best_val_loss").ratio_range())
         rows.append({"dataset": dataset, "loss": loss, "learning_rate": lr, "seeds": len(group),
                      "epochs": group["epochs"].mean(), "best_epoch": group["best_epoch"].mean(),
-                     "stopped_early": group["stopped_early"].mean(),
+                     "stopped_early": count_of(group["stopped_early"]),
                      "val_loss_vs_best_lr": f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"})
     return pd.DataFrame(rows).set_index(keys)
 
@@ -317,6 +320,15 @@ def changed_cells(verdicts: dict) -> pd.DataFrame:
     })
 
 
+def baseline_notes(baselines: pd.DataFrame) -> pd.DataFrame:
+    """``dataset``, ``model`` and ``notes`` of :func:`spae_core.baselines.baseline_records`, the notes as sentences.
+
+    The records store each baseline's notes as a JSON list of sentences; here they are one text.
+    """
+    notes = [" ".join(json.loads(text)) for text in baselines["notes"]]
+    return baselines[["dataset", "model"]].assign(notes=notes).reset_index(drop=True)
+
+
 def baseline_table(records: pd.DataFrame, baselines: pd.DataFrame, metrics, reference: pd.DataFrame | None = None,
                    losses=PAPER_LOSSES, peer: str = "multinomial",
                    digits: int = 3) -> pd.DataFrame:
@@ -371,7 +383,7 @@ def baseline_table(records: pd.DataFrame, baselines: pd.DataFrame, metrics, refe
             value = reference.loc[(reference["dataset"] == dataset) & (reference["metric"] == metric), "raw_input"]
             values["raw input"] = float(value.iloc[0]) if len(value) else float("nan")
         for name, value in values.items():
-            row[name] = "—" if pd.isna(value) else f"{value:.{digits}f}"
+            row[name] = MISSING if pd.isna(value) else f"{value:.{digits}f}"
         finite = [v for v in values.values() if pd.notna(v)]
         if not finite:
             row["outcome"] = "no baseline"

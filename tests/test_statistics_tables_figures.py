@@ -211,7 +211,7 @@ def test_expected_loss_table_and_runs_table():
                                 best_epoch=5, stopped_early=[True, True, False, True] * 6)
     runs = runs_table(records)
     assert runs.loc[("d1", "mse"), "seeds"] == 4 and runs.loc[("d1", "mse"), "epochs"] == 25
-    assert runs.loc[("d2", "focal"), "stopped_early"] == 0.75
+    assert runs.loc[("d2", "focal"), "stopped_early"] == "3 of 4"  # True, True, False, True
 
 
 def test_paired_t_pvalue_is_scipys_paired_t_test():
@@ -283,7 +283,7 @@ def test_learning_rate_table_ratios_against_the_best_rate():
     expected = np.array([3.0, 3.3, 3.6]) / 1.1
     m, lo, hi, _ = mean_ci(expected, value_range=NON_NEGATIVE)  # a ratio of losses
     assert slow["val_loss_vs_best_lr"] == f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
-    assert fast["stopped_early"] == 1.0 and slow["stopped_early"] == 0.0 and slow["seeds"] == 3
+    assert fast["stopped_early"] == "3 of 3" and slow["stopped_early"] == "0 of 3" and slow["seeds"] == 3
 
 
 def test_training_curves_one_panel_per_dataset_and_rate():
@@ -318,7 +318,7 @@ def test_baseline_table_outcomes():
     assert table.loc[("d", "ap_macro"), "autoencoder"] == f"focal: {m:.3f} [{lo:.3f}, {hi:.3f}]"
     assert table.loc[("d", "ap_macro"), "outcome"] == "autoencoder ahead"   # 0.3 < interval of focal
     assert table.loc[("d", "trustworthiness"), "outcome"] == "baseline ahead"  # 0.95 > 0.9 (zero-width interval)
-    assert table.loc[("d", "trustworthiness"), "ease"] == "—"
+    assert table.loc[("d", "trustworthiness"), "ease"] == "n/a"
     assert table.loc[("d", "ap_macro"), "multinomial"].startswith("0.710")
 
 
