@@ -275,14 +275,17 @@ _BAR_GROUPS_PER_ROW = 8
 def _bar_axes(bars: pd.DataFrame, panels_by: str):
     """The figure and one axes per panel: a grid of equal panels, or one row whose widths follow the groups.
 
-    Panels by dataset (each with its own metrics) share one row in proportion to their groups
-    where all groups fit in :data:`_BAR_GROUPS_PER_ROW`; otherwise they wrap like any panels.
+    Panels by dataset (each with its own metrics, in numbers that differ widely) share one row in
+    proportion to their groups where all groups fit in :data:`_BAR_GROUPS_PER_ROW`; otherwise each
+    gets a row of its own. Panels by metric (the same datasets in each) wrap like any panels.
     """
     panels = list(dict.fromkeys(bars["panel"]))
+    if panels_by == "metric":
+        return _figure(len(panels), panel_height=2.6)
     groups_per_panel = [bars.loc[bars["panel"] == p, "group"].nunique() for p in panels]
-    if panels_by == "dataset" and sum(groups_per_panel) <= _BAR_GROUPS_PER_ROW:
+    if sum(groups_per_panel) <= _BAR_GROUPS_PER_ROW:
         return _figure(len(panels), width_ratios=groups_per_panel, panel_height=2.6)
-    return _figure(len(panels), panel_height=2.6)
+    return _figure(len(panels), ncols=1, panel_height=2.6)
 
 
 def _bar_legend_extras(bars: pd.DataFrame) -> list:
