@@ -4,17 +4,14 @@ Every function takes tidy DataFrames (from :mod:`spae_core.experiments` and
 :mod:`spae_core.statistics`) and returns a matplotlib ``Figure``; none trains or evaluates
 anything. Error bars are 95% Student-t intervals over seeds.
 
-Every figure is sized for the book's text column by one rule (:func:`_figure`, under
-:func:`_sized_for_column`): it is :data:`FIGURE_WIDTH_IN` wide whatever its number of panels
-(panels wrap to more rows, at most two per row unless asked), its text is at least
-:data:`SMALLEST_FONT_PT`, and one legend for all panels sits below them (:func:`_shared_legend`).
+Every figure is sized for the book's text column by one rule: :func:`_figure` makes it
+:data:`FIGURE_WIDTH_IN` wide whatever its number of panels (panels wrap to more rows, at most
+two per row unless asked), and :func:`_finish` sets its text sizes (none under
+:data:`SMALLEST_FONT_PT`) and puts one legend for all panels below them.
 """
 
 from __future__ import annotations
 
-import functools
-
-import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
@@ -63,23 +60,14 @@ FIGURE_DPI = 150
 SMALLEST_FONT_PT = 8
 #: Panels per row unless a figure asks for more: about 3.7 in each.
 PANELS_PER_ROW = 2
-_TEXT_SIZES = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "xtick.labelsize": 8.5,
-               "ytick.labelsize": 8.5, "legend.fontsize": 9, "legend.title_fontsize": 9}
+# Text sizes in pt. Set on the artists, not through an rc_context around a factory: leaving such
+# a context restores `interactive`, which the inline backend switches on when a notebook's first
+# figure loads it, and the notebook's later figures would no longer be shown.
+_TITLE_PT, _LABEL_PT, _TICK_PT, _LEGEND_PT = 10, 9, 8.5, 9
 # A legend row of 9 pt text holds about this many characters across the figure's width (handles and
 # gaps counted as 8 characters per entry), and takes this much height.
 _LEGEND_ROW_CHARS = 100
 _LEGEND_ROW_IN = 0.22
-
-
-def _sized_for_column(factory):
-    """Run a figure factory with the book's text sizes (:data:`_TEXT_SIZES`, none under 8 pt)."""
-
-    @functools.wraps(factory)
-    def sized(*args, **kwargs):
-        with mpl.rc_context(_TEXT_SIZES):
-            return factory(*args, **kwargs)
-
-    return sized
 
 
 def _figure(n_panels: int, ncols: int | None = None, panel_height: float = 2.4, width_ratios=None,
@@ -110,18 +98,24 @@ def _figure(n_panels: int, ncols: int | None = None, panel_height: float = 2.4, 
     axes = []
     for span in spans:
         axes.append(fig.add_subplot(span, sharey=axes[0] if sharey and axes else None))
-        axes[-1].tick_params(labelsize=_TEXT_SIZES["xtick.labelsize"])
+        axes[-1].tick_params(labelsize=_TICK_PT)
     return fig, axes
 
 
-def _shared_legend(fig: Figure, axes, extra=(), title: str | None = None):
-    """One legend for all ``axes``, below them: each label once, in drawing order, then ``extra``.
+def _finish(fig: Figure, axes, legend_from=None, extra=(), title: str | None = None):
+    """Every factory's last step: the book's text sizes on ``axes``, and one legend below them.
 
-    ``extra`` is a sequence of ``(handle, label)``. The figure grows by the legend's height, so
-    the panels keep theirs; entries fill as many columns as their longest label allows.
+    The legend has each label of ``legend_from`` (default ``axes``) once, in drawing order, then
+    ``extra``, a sequence of ``(handle, label)``; its ``title`` is a note on the whole figure. The
+    figure grows by the legend's height, so the panels keep theirs; entries fill as many columns
+    as their longest label allows.
     """
-    entries = {}
     for ax in axes:
+        ax.title.set_fontsize(_TITLE_PT)
+        ax.xaxis.label.set_fontsize(_LABEL_PT)
+        ax.yaxis.label.set_fontsize(_LABEL_PT)
+    entries = {}
+    for ax in axes if legend_from is None else legend_from:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
     for handle, label in extra:
@@ -132,10 +126,9 @@ def _shared_legend(fig: Figure, axes, extra=(), title: str | None = None):
     rows = -(-len(entries) // ncols) + (title is not None)
     fig.set_figheight(fig.get_figheight() + rows * _LEGEND_ROW_IN + 0.1)
     return fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=ncols, title=title,
-                      frameon=False)
+                      fontsize=_LEGEND_PT, title_fontsize=_LEGEND_PT, frameon=False)
 
 
-@_sized_for_column
 def expected_loss_figure(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
                          recon_sparsity=None, **kwargs) -> Figure:
     """Figure 1: expected loss against a target of sparsity ``target_sparsity`` as ``s(x_hat)`` grows.
@@ -154,11 +147,10 @@ def expected_loss_figure(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
                title=f"target sparsity $s(x)$ = {target_sparsity}")
     ax_rel.set(xlabel=r"reconstruction sparsity $s(\hat{x})$", ylabel=r"relative to $s(\hat{x})$ = 0.5",
                title="same curves, relative to their start", yscale="log")
-    _shared_legend(fig, [ax_abs])
+    _finish(fig, [ax_abs, ax_rel], legend_from=[ax_abs])
     return fig
 
 
-@_sized_for_column
 def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss", panel_by=("dataset",),
                            ncols: int | None = None) -> Figure:
     """Validation loss per epoch, relative to epoch 1, mean over seeds with a 95% band; one panel per dataset.
@@ -195,7 +187,7 @@ def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss", pan
                           for c, v in zip(panel_by, key))
         ax.set(title=title, xlabel="epoch", ylabel=f"{value.replace('_', ' ')} / epoch 1")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    _shared_legend(fig, axes)
+    _finish(fig, axes)
     return fig
 
 
@@ -317,7 +309,6 @@ def _draw_bars(ax, bars: pd.DataFrame) -> None:
                 bar.set_edgecolor("black")
 
 
-@_sized_for_column
 def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = None, best: pd.DataFrame | None = None,
                        datasets=None, panels_by: str = "metric") -> Figure:
     """Figures 2, 4, 5: bars per loss with 95% intervals, grouped by dataset or metric; the best loss hatched.
@@ -355,7 +346,7 @@ def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = Non
         ax.set_xticks(np.arange(len(groups)), [labels.get(g, g) for g in groups], rotation=20, ha="right")
         ax.set_title(labels.get(panel, panel))
     undefined = "n/a: value undefined, no bar" if bars["mean"].isna().any() else None
-    _shared_legend(fig, axes, extra=_bar_legend_extras(bars), title=undefined)
+    _finish(fig, axes, extra=_bar_legend_extras(bars), title=undefined)
     return fig
 
 
@@ -395,7 +386,6 @@ def loss_comparison(records: pd.DataFrame, metrics, also=(), labels: dict | None
     return summary, metric_bars_figure(summary, list(metrics), labels=labels, best=best, panels_by=panels_by)
 
 
-@_sized_for_column
 def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
     """Figure 3: density of reconstruction values per loss (log scale), mean over seeds; one panel per dataset.
 
@@ -430,7 +420,7 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
         if len(positive):
             # The bands' stand-in lower end (1e-300) must not stretch a log axis over 300 decades.
             ax.set_ylim(positive.min() / 2, top_of_bands * 2)
-    _shared_legend(fig, axes)
+    _finish(fig, axes)
     return fig
 
 
@@ -452,7 +442,6 @@ def _loss_curve(loss, x_hat, target: float, gradient: bool = False):
     return values.detach(), p.grad
 
 
-@_sized_for_column
 def bce_soft_target_figure(targets=(0.05, 0.2, 0.5, 0.8, 0.95)) -> Figure:
     """BCE against targets in [0, 1] (not only 0/1): loss and gradient as functions of ``x_hat``.
 
@@ -476,11 +465,10 @@ def bce_soft_target_figure(targets=(0.05, 0.2, 0.5, 0.8, 0.95)) -> Figure:
     ax_grad.axhline(0, color="grey", linewidth=0.5)
     ax_grad.set(xlabel=r"reconstruction $\hat{x}$", ylabel=r"$\partial\,$BCE$/\partial \hat{x}$", ylim=(-30, 30),
                 title="gradient steepens towards 0 and 1")
-    _shared_legend(fig, [ax_loss])
+    _finish(fig, [ax_loss, ax_grad], legend_from=[ax_loss])
     return fig
 
 
-@_sized_for_column
 def wmse_erratum_figure(alpha: float = 4.0) -> Figure:
     """Eq. 5 as printed vs corrected: the per-entry WMSE of a zero and of a one target.
 
@@ -500,11 +488,10 @@ def wmse_erratum_figure(alpha: float = 4.0) -> Figure:
         ax.set(title=f"target x = {int(target)}, alpha = {alpha}", xlabel=r"reconstruction $\hat{x}$")
     axes[0].set_ylabel("per-entry WMSE")
     axes[1].tick_params(labelleft=False)
-    _shared_legend(fig, axes[:1])
+    _finish(fig, axes, legend_from=axes[:1])
     return fig
 
 
-@_sized_for_column
 def parameter_sweep_figure(summary: pd.DataFrame, parameter: str, metrics, line_by="dataset",
                            labels: dict | None = None) -> Figure:
     """Metrics against one setting (e.g. ``ovr_lambda``): one panel per metric, one line per ``line_by`` value.
@@ -548,5 +535,5 @@ def parameter_sweep_figure(summary: pd.DataFrame, parameter: str, metrics, line_
         ax.set_xticks(range(len(values)), [f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v) for v in values])
         ax.set_xlabel(parameter)
         ax.set_title(labels.get(metric, metric))
-    _shared_legend(fig, axes)
+    _finish(fig, axes)
     return fig
