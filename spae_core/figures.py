@@ -46,9 +46,10 @@ def _ordered_losses(losses) -> list[str]:
     return [loss for loss in LOSS_ORDER if loss in present] + [loss for loss in present if loss not in LOSS_ORDER]
 
 
-#: The widest an output image is shown in the book: its text column at a 1400 px window
-#: (sphinx-book-theme 1.3.0; Chromium shows a wider image at 772 CSS px), in inches of 96 CSS px.
-COLUMN_WIDTH_IN = 772 / 96
+#: The widest a figure is shown in the book: its text column at a 1400 px window
+#: (sphinx-book-theme 1.3.0; Chromium shows a wider image in a numbered figure at 756 CSS px, a
+#: bare output image at 772), in inches of 96 CSS px.
+COLUMN_WIDTH_IN = 756 / 96
 #: Every figure's width. Narrower than the column, so that the inline backend's tight box (which
 #: may add a few hundredths of an inch) keeps it narrower: the column shows it at
 #: ``COLUMN_WIDTH_IN / FIGURE_WIDTH_IN`` >= 1 of its size, and a font of s pt reads as at least s pt.
@@ -64,9 +65,9 @@ PANELS_PER_ROW = 2
 # a context restores `interactive`, which the inline backend switches on when a notebook's first
 # figure loads it, and the notebook's later figures would no longer be shown.
 _TITLE_PT, _LABEL_PT, _TICK_PT, _LEGEND_PT = 10, 9, 8.5, 9
-# A legend row of 9 pt text holds about this many characters across the figure's width (handles and
-# gaps counted as 8 characters per entry), and takes this much height.
-_LEGEND_ROW_CHARS = 100
+# Legend geometry at 9 pt, in pt: the width a row may use (the figure's, less padding), an average
+# character, and a handle with its gaps (2 + 0.8 + 2 em); and the height of one row, in inches.
+_LEGEND_ROW_PT, _LEGEND_CHAR_PT, _LEGEND_HANDLE_PT = 72 * FIGURE_WIDTH_IN - 20, 5, 43
 _LEGEND_ROW_IN = 0.22
 
 
@@ -122,7 +123,8 @@ def _finish(fig: Figure, axes, legend_from=None, extra=(), title: str | None = N
         entries.setdefault(label, handle)
     if not entries:
         return None
-    ncols = max(1, min(len(entries), _LEGEND_ROW_CHARS // (max(map(len, entries)) + 8)))
+    column_pt = _LEGEND_CHAR_PT * max(map(len, entries)) + _LEGEND_HANDLE_PT
+    ncols = max(1, min(len(entries), int(_LEGEND_ROW_PT // column_pt)))
     rows = -(-len(entries) // ncols) + (title is not None)
     fig.set_figheight(fig.get_figheight() + rows * _LEGEND_ROW_IN + 0.1)
     return fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=ncols, title=title,
@@ -284,9 +286,9 @@ def _bar_legend_extras(bars: pd.DataFrame) -> list:
     """Legend entries for what the bars' marks mean, only for the marks that occur."""
     extras = []
     if (bars["mark"] == "best").any():
-        extras.append((Patch(facecolor="white", edgecolor="black", hatch="///"), "best, separated from the rest"))
+        extras.append((Patch(facecolor="white", edgecolor="black", hatch="///"), "hatched: best, separated"))
     if (bars["mark"] == "tied").any():
-        extras.append((Patch(facecolor="white", edgecolor="black"), "outlined: best and those tied with it"))
+        extras.append((Patch(facecolor="white", edgecolor="black"), "outlined: tied for best"))
     return extras
 
 

@@ -27,9 +27,10 @@ from spae_core.figures import (
 )
 from spae_core.statistics import best_per_group, summarise
 
-#: Widest an output image is shown in the ci book at a 1400 px window (sphinx-book-theme 1.3.0),
-#: measured with Chromium as the <img>'s displayed width; CSS pixels.
-COLUMN_PX = 772
+#: Widest a figure's image is shown in the ci book at a 1400 px window (sphinx-book-theme 1.3.0),
+#: measured with Chromium as the <img>'s displayed width inside a numbered MyST figure (a bare
+#: output image gets 772); CSS pixels.
+COLUMN_PX = 756
 #: Smallest legible text at the displayed size (the issue's threshold).
 SMALLEST_PT = 8.0
 
