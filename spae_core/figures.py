@@ -4,6 +4,11 @@ Every function takes tidy DataFrames (from :mod:`spae_core.experiments` and
 :mod:`spae_core.statistics`) and returns a matplotlib ``Figure``; none trains or evaluates
 anything. Error bars are 95% intervals over seeds, inside each metric's range
 (:func:`spae_core.statistics.mean_ci`).
+
+Every figure is sized for the book's text column by one rule: :func:`_figure` makes it
+:data:`FIGURE_WIDTH_IN` wide whatever its number of panels (panels wrap to more rows, at most
+two per row unless asked), and :func:`_finish` sets its text sizes (none under
+:data:`SMALLEST_FONT_PT`) and puts one legend for all panels below them.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import numpy as np
 import pandas as pd
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .losses import expected_loss, get_loss
 from .metrics import metric_range
@@ -41,13 +48,89 @@ def _ordered_losses(losses) -> list[str]:
     return [loss for loss in LOSS_ORDER if loss in present] + [loss for loss in present if loss not in LOSS_ORDER]
 
 
-def _panels(n: int, width: float = 4.2, height: float = 3.2, ncols: int | None = None):
-    ncols = min(n, 3) if ncols is None else ncols
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, layout="constrained")
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    return fig, list(axes.flat[:n])
+#: The widest a figure is shown in the book: its text column at a 1400 px window
+#: (sphinx-book-theme 1.3.0; Chromium shows a wider image in a numbered figure at 756 CSS px, a
+#: bare output image at 772), in inches of 96 CSS px.
+COLUMN_WIDTH_IN = 756 / 96
+#: Every figure's width. Narrower than the column, so that the inline backend's tight box (which
+#: may add a few hundredths of an inch) keeps it narrower: the column shows it at
+#: ``COLUMN_WIDTH_IN / FIGURE_WIDTH_IN`` >= 1 of its size, and a font of s pt reads as at least s pt.
+FIGURE_WIDTH_IN = 7.5
+#: Pixels per inch of the stored PNG: 1125 px across, more than the column, so the browser scales
+#: it down to exactly the column (sharp on high-density screens too).
+FIGURE_DPI = 150
+#: No text of a figure is smaller (the ``n/a`` marks and notes are this size).
+SMALLEST_FONT_PT = 8
+#: Panels per row unless a figure asks for more: about 3.7 in each.
+PANELS_PER_ROW = 2
+# Text sizes in pt. Set on the artists, not through an rc_context around a factory: leaving such
+# a context restores `interactive`, which the inline backend switches on when a notebook's first
+# figure loads it, and the notebook's later figures would no longer be shown.
+_TITLE_PT, _LABEL_PT, _TICK_PT, _LEGEND_PT = 10, 9, 8.5, 9
+# Legend geometry at 9 pt, in pt: the width a row may use (the figure's, less padding), an average
+# character, and a handle with its gaps (2 + 0.8 + 2 em); and the height of one row, in inches.
+_LEGEND_ROW_PT, _LEGEND_CHAR_PT, _LEGEND_HANDLE_PT = 72 * FIGURE_WIDTH_IN - 20, 5, 43
+_LEGEND_ROW_IN = 0.22
+
+
+def _figure(n_panels: int, ncols: int | None = None, panel_height: float = 2.4, width_ratios=None,
+            sharey: bool = False):
+    """A figure of :data:`FIGURE_WIDTH_IN` with ``n_panels`` axes and no other: the one sizing rule.
+
+    Panels fill rows of ``ncols`` (default up to :data:`PANELS_PER_ROW`): more panels make more
+    rows, never a wider figure; a last row with fewer panels is centred, with no empty axes.
+    ``width_ratios`` puts all panels in one row with these relative widths. Tick labels are pinned
+    to the book's size here because matplotlib creates ticks lazily, after the factory returns.
+    """
+    if n_panels < 1:
+        raise ValueError(f"a figure needs at least one panel, got {n_panels}.")
+    ncols = n_panels if width_ratios is not None else min(n_panels, ncols or PANELS_PER_ROW)
+    nrows = -(-n_panels // ncols)
+    fig = plt.figure(figsize=(FIGURE_WIDTH_IN, panel_height * nrows), dpi=FIGURE_DPI, layout="constrained")
+    if width_ratios is not None:
+        grid = fig.add_gridspec(1, n_panels, width_ratios=width_ratios)
+        spans = [grid[0, i] for i in range(n_panels)]
+    else:
+        # Each panel spans two half-columns, so that a short last row can be shifted by one to the centre.
+        grid = fig.add_gridspec(nrows, 2 * ncols)
+        spans = []
+        for i in range(n_panels):
+            row, col = divmod(i, ncols)
+            shift = ncols - min(ncols, n_panels - row * ncols)
+            spans.append(grid[row, shift + 2 * col:shift + 2 * col + 2])
+    axes = []
+    for span in spans:
+        axes.append(fig.add_subplot(span, sharey=axes[0] if sharey and axes else None))
+        axes[-1].tick_params(labelsize=_TICK_PT)
+    return fig, axes
+
+
+def _finish(fig: Figure, axes, legend_from=None, extra=(), title: str | None = None):
+    """Every factory's last step: the book's text sizes on ``axes``, and one legend below them.
+
+    The legend has each label of ``legend_from`` (default ``axes``) once, in drawing order, then
+    ``extra``, a sequence of ``(handle, label)``; its ``title`` is a note on the whole figure. The
+    figure grows by the legend's height, so the panels keep theirs; entries fill as many columns
+    as their longest label allows.
+    """
+    for ax in axes:
+        ax.title.set_fontsize(_TITLE_PT)
+        ax.xaxis.label.set_fontsize(_LABEL_PT)
+        ax.yaxis.label.set_fontsize(_LABEL_PT)
+    entries = {}
+    for ax in axes if legend_from is None else legend_from:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    for handle, label in extra:
+        entries.setdefault(label, handle)
+    if not entries:
+        return None
+    column_pt = _LEGEND_CHAR_PT * max(map(len, entries)) + _LEGEND_HANDLE_PT
+    ncols = max(1, min(len(entries), int(_LEGEND_ROW_PT // column_pt)))
+    rows = -(-len(entries) // ncols) + (title is not None)
+    fig.set_figheight(fig.get_figheight() + rows * _LEGEND_ROW_IN + 0.1)
+    return fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncols=ncols, title=title,
+                      fontsize=_LEGEND_PT, title_fontsize=_LEGEND_PT, frameon=False)
 
 
 def expected_loss_figure(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
@@ -59,7 +142,7 @@ def expected_loss_figure(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
     reconstruction so that losses of different scales share one axis.
     """
     s_hat = np.linspace(0.5, 0.999, 200) if recon_sparsity is None else np.asarray(recon_sparsity)
-    fig, (ax_abs, ax_rel) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    fig, (ax_abs, ax_rel) = _figure(2, panel_height=2.6)
     for loss in losses:
         curve = expected_loss(loss, target_sparsity, s_hat, **kwargs)
         ax_abs.plot(s_hat, curve, label=loss.upper(), color=_COLOURS.get(loss))
@@ -68,7 +151,7 @@ def expected_loss_figure(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
                title=f"target sparsity $s(x)$ = {target_sparsity}")
     ax_rel.set(xlabel=r"reconstruction sparsity $s(\hat{x})$", ylabel=r"relative to $s(\hat{x})$ = 0.5",
                title="same curves, relative to their start", yscale="log")
-    ax_rel.legend(fontsize=8)
+    _finish(fig, [ax_abs, ax_rel], legend_from=[ax_abs])
     return fig
 
 
@@ -88,11 +171,11 @@ def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss", pan
     panel_by : sequence of str, default=("dataset",)
         Columns whose combinations get one panel each, e.g. ``("dataset", "learning_rate")``.
     ncols : int, optional
-        Panels per row (default: up to 3).
+        Panels per row (default: up to :data:`PANELS_PER_ROW`).
     """
     panel_by = list(panel_by)
     keys = list(dict.fromkeys(histories[panel_by].itertuples(index=False, name=None)))
-    fig, axes = _panels(len(keys), ncols=ncols)
+    fig, axes = _figure(len(keys), ncols=ncols)
     for ax, key in zip(axes, keys):
         subset = histories[(histories[panel_by] == pd.Series(key, index=panel_by)).all(axis=1)]
         for loss in _ordered_losses(subset["loss"]):
@@ -107,7 +190,8 @@ def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss", pan
         title = ", ".join(f"{c.replace('learning_rate', 'lr')}={v:g}" if isinstance(v, float) else str(v)
                           for c, v in zip(panel_by, key))
         ax.set(title=title, xlabel="epoch", ylabel=f"{value.replace('_', ' ')} / epoch 1")
-    axes[0].legend(fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _finish(fig, axes)
     return fig
 
 
@@ -180,19 +264,44 @@ def metric_bars_table(summary: pd.DataFrame, metrics, best: pd.DataFrame | None 
     return bars
 
 
+#: Groups of bars that fit side by side in one row of the column (about 0.9 in per group of seven bars).
+_BAR_GROUPS_PER_ROW = 8
+
+
 def _bar_axes(bars: pd.DataFrame, panels_by: str):
-    """The figure and one axes per panel: a grid of equal panels, or one row whose widths follow the groups."""
+    """The figure and one axes per panel: a grid of equal panels, or one row whose widths follow the groups.
+
+    Panels by dataset (each with its own metrics, in numbers that differ widely) share one row in
+    proportion to their groups where all groups fit in :data:`_BAR_GROUPS_PER_ROW`; otherwise each
+    gets a row of its own. Panels by metric (the same datasets in each) wrap like any panels.
+    """
     panels = list(dict.fromkeys(bars["panel"]))
     if panels_by == "metric":
-        return _panels(len(panels), width=5.0)
+        return _figure(len(panels), panel_height=2.6)
     groups_per_panel = [bars.loc[bars["panel"] == p, "group"].nunique() for p in panels]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.0 + 1.3 * sum(groups_per_panel), 3.6), squeeze=False,
-                             layout="constrained", width_ratios=groups_per_panel)
-    return fig, list(axes.flat)
+    if sum(groups_per_panel) <= _BAR_GROUPS_PER_ROW:
+        return _figure(len(panels), width_ratios=groups_per_panel, panel_height=2.6)
+    return _figure(len(panels), ncols=1, panel_height=2.6)
+
+
+def _bar_legend_extras(bars: pd.DataFrame) -> list:
+    """Legend entries for what the bars' marks mean, only for the marks that occur."""
+    extras = []
+    if (bars["mark"] == "best").any():
+        extras.append((Patch(facecolor="white", edgecolor="black", hatch="///"), "hatched: best, separated"))
+    if (bars["mark"] == "tied").any():
+        extras.append((Patch(facecolor="white", edgecolor="black"), "outlined: tied for best"))
+    return extras
 
 
 def _draw_bars(ax, bars: pd.DataFrame) -> None:
-    """One panel's bars with their intervals, one ``ax.bar`` per loss; the best hatched, ties outlined."""
+    """One panel's bars with their intervals, one ``ax.bar`` per loss; the best hatched, ties outlined.
+
+    A bar whose mean is undefined (NaN) would be silently absent: an ``n/a`` mark stands at its place.
+    """
+    for x in bars.loc[bars["mean"].isna(), "x"]:
+        ax.text(x, 0.02, "n/a", transform=ax.get_xaxis_transform(), rotation=90, ha="center", va="bottom",
+                fontsize=SMALLEST_FONT_PT, color="dimgrey")
     for loss, rows in bars.groupby("loss", sort=False):
         err = np.vstack([rows["err_low"], rows["err_high"]])
         drawn = ax.bar(rows["x"].to_numpy(), rows["mean"].to_numpy(), rows["width"].iloc[0], yerr=err, capsize=2,
@@ -208,7 +317,9 @@ def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = Non
                        datasets=None, panels_by: str = "metric") -> Figure:
     """Figures 2, 4, 5: bars per loss with 95% intervals, grouped by dataset or metric; the best loss hatched.
 
-    What is drawn is :func:`metric_bars_table`; this function draws it.
+    What is drawn is :func:`metric_bars_table`; this function draws it. A value that is undefined
+    (NaN mean, e.g. a metric that does not apply to a dataset) has no bar but an ``n/a`` mark in its
+    place, and the legend's title says so.
 
     Parameters
     ----------
@@ -236,12 +347,10 @@ def metric_bars_figure(summary: pd.DataFrame, metrics, labels: dict | None = Non
     for ax, (panel, panel_bars) in zip(axes, bars.groupby("panel", sort=False)):
         _draw_bars(ax, panel_bars)
         groups = panel_bars.drop_duplicates("slot")["group"]
-        ax.set_xticks(np.arange(len(groups)), [labels.get(g, g) for g in groups], rotation=20, ha="right", fontsize=8)
+        ax.set_xticks(np.arange(len(groups)), [labels.get(g, g) for g in groups], rotation=20, ha="right")
         ax.set_title(labels.get(panel, panel))
-    if panels_by == "metric":
-        axes[0].legend(fontsize=7, ncols=2)
-    else:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=7)
+    undefined = "n/a: value undefined, no bar" if bars["mean"].isna().any() else None
+    _finish(fig, axes, extra=_bar_legend_extras(bars), title=undefined)
     return fig
 
 
@@ -286,10 +395,12 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
 
     The band is the 95% interval over seeds of each bin's density; where its lower end is not
     positive, a log axis cannot show it and the band runs to the bottom of the panel. The dashed
-    line marks the threshold; the legend gives the mass above it (mean over seeds, 95% interval).
+    line marks the threshold. The mass above it is a table of its own (``mass_above_threshold``
+    in :func:`spae_core.statistics.summarise`): seven intervals per panel do not fit a legend
+    that can be read at the column's width.
     """
     datasets = list(dict.fromkeys(distributions["dataset"]))
-    fig, axes = _panels(len(datasets))
+    fig, axes = _figure(len(datasets))
     for ax, dataset in zip(axes, datasets):
         subset = distributions[distributions["dataset"] == dataset]
         top_of_bands = float(subset["density"].max())
@@ -299,24 +410,21 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
             stats = np.array([mean_ci(values, value_range=metric_range("density"))[:3] for _, values in by_bin])
             edges = np.array(list(by_bin.groups))
             centres = edges.mean(axis=1)
-            mass, mass_low, mass_high, _ = mean_ci(runs.groupby("run_name")["mass_above_threshold"].first(),
-                                                   value_range=metric_range("mass_above_threshold"))
             # Empty bins have density 0, which a log axis cannot show: they are drawn as gaps.
             density = np.where(stats[:, 0] > 0, stats[:, 0], np.nan)
             top_of_bands = max(top_of_bands, float(np.nanmax(stats[:, 2])))
-            ax.plot(centres, density, marker=".", color=_COLOURS.get(loss),
-                    label=f"{loss.upper()} ({mass:.2%} [{mass_low:.2%}, {mass_high:.2%}])")
+            ax.plot(centres, density, marker=".", color=_COLOURS.get(loss), label=loss.upper())
             ax.fill_between(centres, np.where(stats[:, 1] > 0, stats[:, 1], 1e-300),
                             np.where(stats[:, 2] > 0, stats[:, 2], np.nan), color=_COLOURS.get(loss), alpha=0.15,
                             linewidth=0)
         threshold = subset["threshold"].iloc[0]
-        ax.axvline(threshold, linestyle="--", color="grey")
+        ax.axvline(threshold, linestyle="--", color="grey", label=f"threshold t = {threshold:g}")
         positive = subset["density"][subset["density"] > 0]
         ax.set(title=dataset, xlabel=r"reconstruction value $\hat{x}$", ylabel="density", yscale="log", xlim=(0, 1))
         if len(positive):
             # The bands' stand-in lower end (1e-300) must not stretch a log axis over 300 decades.
             ax.set_ylim(positive.min() / 2, top_of_bands * 2)
-        ax.legend(fontsize=6, title=f"mass above t = {threshold}", title_fontsize=7)
+    _finish(fig, axes)
     return fig
 
 
@@ -350,18 +458,18 @@ def bce_soft_target_figure(targets=(0.05, 0.2, 0.5, 0.8, 0.95)) -> Figure:
 
     bce = get_loss("bce", reduction="none", check_target=False)
     x_hat = torch.linspace(0.01, 0.99, 197, dtype=torch.float64)
-    fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    fig, (ax_loss, ax_grad) = _figure(2, panel_height=2.6)
     for x in targets:
         loss, gradient = _loss_curve(bce, x_hat, x, gradient=True)
         line, = ax_loss.plot(x_hat, loss, label=f"x = {x}")
         entropy = -(x * np.log(x) + (1 - x) * np.log(1 - x))
         ax_loss.plot([x], [entropy], "o", color=line.get_color())
         ax_grad.plot(x_hat, gradient, color=line.get_color(), label=f"x = {x}")
-    ax_loss.set(xlabel=r"reconstruction $\hat{x}$", ylabel="BCE", title="minimum at x (dots): the entropy H(x), not 0")
+    ax_loss.set(xlabel=r"reconstruction $\hat{x}$", ylabel="BCE", title="minimum (dots) at x: entropy H(x) > 0")
     ax_grad.axhline(0, color="grey", linewidth=0.5)
     ax_grad.set(xlabel=r"reconstruction $\hat{x}$", ylabel=r"$\partial\,$BCE$/\partial \hat{x}$", ylim=(-30, 30),
                 title="gradient steepens towards 0 and 1")
-    ax_loss.legend(fontsize=8)
+    _finish(fig, [ax_loss, ax_grad], legend_from=[ax_loss])
     return fig
 
 
@@ -374,7 +482,7 @@ def wmse_erratum_figure(alpha: float = 4.0) -> Figure:
     import torch
 
     x_hat = torch.linspace(0.001, 0.999, 200, dtype=torch.float64)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
+    fig, axes = _figure(2, panel_height=2.6, sharey=True)
     for ax, target in zip(axes, (0.0, 1.0)):
         for as_printed, style in ((False, "-"), (True, "--")):
             values, _ = _loss_curve(get_loss("wmse", alpha=alpha, as_printed=as_printed, reduction="none"), x_hat, target)
@@ -383,7 +491,8 @@ def wmse_erratum_figure(alpha: float = 4.0) -> Figure:
             ax.plot(x_hat[values.argmin()], values.min(), "o", color=ax.lines[-1].get_color())
         ax.set(title=f"target x = {int(target)}, alpha = {alpha}", xlabel=r"reconstruction $\hat{x}$")
     axes[0].set_ylabel("per-entry WMSE")
-    axes[0].legend(fontsize=8)
+    axes[1].tick_params(labelleft=False)
+    _finish(fig, axes, legend_from=axes[:1])
     return fig
 
 
@@ -417,7 +526,7 @@ def parameter_sweep_figure(summary: pd.DataFrame, parameter: str, metrics, line_
         raise ValueError(f"none of the metrics is in the summary; it has {sorted(summary['metric'].unique())}.")
     values = sorted(summary[parameter].unique())
     position = {v: i for i, v in enumerate(values)}
-    fig, axes = _panels(len(metrics), width=4.2, height=3.0)
+    fig, axes = _figure(len(metrics))
     for ax, metric in zip(axes, metrics):
         rows = summary[summary["metric"] == metric]
         for line, cells in rows.groupby(line_by, sort=False):
@@ -430,5 +539,5 @@ def parameter_sweep_figure(summary: pd.DataFrame, parameter: str, metrics, line_
         ax.set_xticks(range(len(values)), [f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v) for v in values])
         ax.set_xlabel(parameter)
         ax.set_title(labels.get(metric, metric))
-    axes[0].legend(fontsize=7)
+    _finish(fig, axes)
     return fig

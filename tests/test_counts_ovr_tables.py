@@ -96,7 +96,7 @@ def test_parameter_sweep_figure_draws_one_line_per_group():
     fig = parameter_sweep_figure(summary, "ovr_lambda", ["ch_sparsity"])
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.1", "1"]
-    assert len(ax.get_lines()) >= 2 and ax.get_legend() is not None
+    assert len(ax.get_lines()) >= 2 and len(fig.legends) == 1  # one legend for all panels, below them
     with pytest.raises(ValueError, match="no column"):
         parameter_sweep_figure(summary.drop(columns="ovr_lambda"), "ovr_lambda", ["ch_sparsity"])
 
@@ -106,6 +106,6 @@ def test_parameter_sweep_figure_lines_by_several_columns():
             for d in "ab" for b in (16, 64) for lam in (0.0, 1.0) for s in range(2)]
     summary = summarise(pd.DataFrame(rows), ["ch_sparsity"], by=("dataset", "batch_size", "ovr_lambda"))
     fig = parameter_sweep_figure(summary, "ovr_lambda", ["ch_sparsity"], line_by=("dataset", "batch_size"))
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["dataset=a, batch_size=16", "dataset=a, batch_size=64", "dataset=b, batch_size=16",
                       "dataset=b, batch_size=64"]
