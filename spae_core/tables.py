@@ -67,7 +67,10 @@ def learning_rate_table(records: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 
 def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.DataFrame | None = None,
                  compare="loss", label: str | None = None) -> pd.DataFrame:
-    """Table of ``mean [ci_low, ci_high] (n=seeds)`` per dataset (rows) and loss (columns).
+    """Table of ``mean [ci_low, ci_high]`` per dataset (rows) and loss (columns).
+
+    The number of seeds is said once, in the column axis' name (``loss: mean [95% interval] over
+    3 seeds``); a cell over fewer seeds (a metric undefined on some) adds ``(n=k)``.
 
     Parameters
     ----------
@@ -91,10 +94,9 @@ def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.D
     if rows.empty:
         raise ValueError(f"No metric {metrics} in the summary; it has {sorted(summary['metric'].unique())}.")
     rows = rows.assign(_heading=_compared(rows, compare, label))
-    cells = rows.assign(cell=[
-        f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}] (n={n})" if n else "undefined"
-        for m, lo, hi, n in zip(rows["mean"], rows["ci_low"], rows["ci_high"], rows["n"])
-    ])
+    seeds = int(rows["n"].max())
+    cells = rows.assign(cell=[_interval_cell(f"{m:.{digits}f}", f"[{lo:.{digits}f}, {hi:.{digits}f}]", n, seeds)
+                              for m, lo, hi, n in zip(rows["mean"], rows["ci_low"], rows["ci_high"], rows["n"])])
     index = ["dataset"] if len(metrics) == 1 else ["dataset", "metric"]
     table = cells.pivot_table(index=index, columns="_heading", values="cell", aggfunc="first", sort=False)
     table = table.reindex(columns=list(dict.fromkeys(rows["_heading"])))
@@ -102,8 +104,21 @@ def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.D
         value = [c for c in reference.columns if c not in ("dataset", "metric")][0]
         ref = reference[reference["metric"].isin(metrics)].set_index(index)[value]
         table[value.replace("_", " ")] = ref.reindex(table.index).map(lambda v: f"{v:.{digits}f}")
-    table.columns.name = "loss"
+    table.columns.name = _seeds_heading("loss", seeds, rows["n"])
     return table
+
+
+def _interval_cell(mean: str, interval: str, n: int, seeds: int) -> str:
+    """``mean [low, high]``, with ``(n=k)`` only where fewer than the table's ``seeds`` gave a value."""
+    if not n:
+        return "undefined"
+    return f"{mean} {interval}" if n == seeds else f"{mean} {interval} (n={n})"
+
+
+def _seeds_heading(name: str, seeds: int, counts: pd.Series) -> str:
+    """The column axis' heading: what the columns are, and over how many seeds each cell is (once per table)."""
+    fewer = ", (n=k) where fewer" if (counts.gt(0) & counts.lt(seeds)).any() else ""
+    return f"{name}: mean [95% interval] over {seeds} seed{'s' if seeds != 1 else ''}{fewer}"
 
 
 def _compared(rows: pd.DataFrame, compare, label: str | None) -> list:
@@ -403,7 +418,8 @@ def paired_difference_table(records: pd.DataFrame, metrics, reference, candidate
 
     Built on :func:`spae_core.statistics.paired_differences`. A cell is marked ``*`` where the
     Holm-adjusted paired t-test (one family per group and metric) rejects a zero difference at
-    ``alpha``; ``(n=k)`` gives the number of paired seeds.
+    ``alpha``; the number of paired seeds is in the column axis' name, and ``(n=k)`` marks a cell
+    with fewer.
 
     Parameters
     ----------
@@ -432,14 +448,15 @@ def paired_difference_table(records: pd.DataFrame, metrics, reference, candidate
     rows = pd.concat(frames, ignore_index=True)
     if rows.empty:
         raise ValueError(f"No group of records holds the reference {candidate} = {reference!r}.")
+    seeds = int(rows["n_pairs"].max())
     cells = rows.assign(cell=[
-        f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]{' *' if p < alpha else ''} (n={n})" if n else "undefined"
+        _interval_cell(f"{d:+.{digits}f}", f"[{lo:+.{digits}f}, {hi:+.{digits}f}]{' *' if p < alpha else ''}", n, seeds)
         for d, lo, hi, p, n in zip(rows["difference"], rows["ci_low"], rows["ci_high"], rows["p_holm"], rows["n_pairs"])
     ])
     index = list(by) if len(metrics) == 1 else [*by, "metric"]
     table = cells.pivot_table(index=index, columns=candidate, values="cell", aggfunc="first", sort=False)
     table = table.reindex(columns=list(dict.fromkeys(rows[candidate])))
-    table.columns.name = f"{candidate} - {reference}"
+    table.columns.name = _seeds_heading(f"{candidate} - {reference}", seeds, rows["n_pairs"])
     return table
 
 

@@ -59,8 +59,9 @@ def test_paired_difference_table_cells():
     table = paired_difference_table(records, "ap_macro", "ref")
     assert table.columns.tolist() == ["x", "y"] and table.index.tolist() == ["a", "b"]
     d = np.subtract(values[("a", "x")], values[("a", "ref")])
-    assert table.loc["a", "x"].startswith(f"{d.mean():+.3f} [") and table.loc["a", "x"].endswith("* (n=4)")
-    assert not table.loc["a", "y"].endswith("* (n=4)")
+    assert table.loc["a", "x"].startswith(f"{d.mean():+.3f} [") and table.loc["a", "x"].endswith("] *")
+    assert not table.loc["a", "y"].endswith("*")
+    assert table.columns.name == "loss - ref: mean [95% interval] over 4 seeds"
     assert pd.isna(table.loc["b", "y"])
     two = paired_difference_table(records.assign(ch_sparsity=records["ap_macro"] * 2), ["ap_macro", "ch_sparsity"], "ref")
     assert two.index.names == ["dataset", "metric"]
