@@ -112,6 +112,8 @@ def _interval_cell(mean: str, interval: str, n: int, seeds: int) -> str:
     """``mean [low, high]``, with ``(n=k)`` only where fewer than the table's ``seeds`` gave a value."""
     if not n:
         return "undefined"
+    if n == 1:  # one seed gives no interval; a zero-width one would claim certainty
+        return f"{mean} (n=1)"
     return f"{mean} {interval}" if n == seeds else f"{mean} {interval} (n={n})"
 
 
@@ -210,12 +212,20 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
                 "ours_best": best["best"], "ours_tied": ", ".join(best["tied"]) or "none",
                 "separated": bool(best["separated"]), "p_runner_up": best["p_runner_up"],
                 "n_seeds": int(group.loc[group["loss"] == best["best"], column].notna().sum()),
-                "paper_best": ", ".join(sorted(paper)).upper() if paper else "—",
+                "paper_best": _paper_winners(paper),
                 "verdict": figure6_cell_verdict(paper, best["best"], best["tied"], set(losses), bool(best["separated"]),
                                                 set(group.loc[group[column].notna(), "loss"]),
                                                 testable=not is_untestable(best["n_pairs"], best["p_runner_up"])),
             })
     return pd.DataFrame(rows)
+
+
+def _paper_winners(paper: set | None) -> str:
+    """The paper's winner(s) of a Figure 6 cell as loss keys (shown in the paper's spelling by
+    :func:`spae_core.table_format.readable`), "All" for its all-tied cells, "—" where it has none."""
+    if not paper:
+        return "—"
+    return ", ".join("All" if loss == "all" else loss for loss in sorted(paper))
 
 
 def figure6_variants(variants: dict, losses=None, columns: dict | None = None) -> pd.DataFrame:

@@ -162,7 +162,7 @@ def test_figure6_cells_with_one_seed_are_untestable():
 
 def test_figure6_claim_counts_cells():
     table = pd.DataFrame({"dataset": ["a", "b", "c", "d"], "metric": ["AP"] * 4, "ours_best": ["mse", "bce", "focal", "dice"],
-                          "paper_best": ["MSE", "MSE", "MSE", "—"], "verdict": ["agrees", "tied", "differs", "not in paper"]})
+                          "paper_best": ["mse", "mse", "mse", "—"], "verdict": ["agrees", "tied", "differs", "not in paper"]})
     row = figure6_claim(table)
     assert (row["ahead"], row["behind"], row["units"]) == (1, 1, 3) and row["verdict"] == "not supported"
     row = figure6_claim(table.assign(verdict=["agrees", "agrees", "tied", "not in paper"]))

@@ -92,6 +92,8 @@ def test_metric_table_cells():
     table = metric_table(fewer, "trustworthiness")
     assert table.loc["d1", "mse"].endswith(" (n=3)") and not table.loc["d1", "bce"].endswith(")")
     assert table.columns.name == "loss: mean [95% interval] over 4 seeds, (n=k) where fewer"
+    one = summarise(_records()[lambda r: (r["dataset"] != "d1") | (r["seed"] == 0)], ["trustworthiness"])
+    assert metric_table(one, "trustworthiness").loc["d1", "mse"] == "0.900 (n=1)"  # one seed: no interval
     reference = pd.DataFrame({"dataset": ["d1", "d2"], "metric": ["ap_macro"] * 2, "raw_input": [0.25, 0.5]})
     both = metric_table(summary, ["ap_macro", "trustworthiness"], reference=reference)
     assert both.loc[("d1", "ap_macro"), "raw input"] == "0.250"
@@ -103,7 +105,7 @@ def test_figure6_verdicts():
     table = figure6_table(_records()).set_index(["dataset", "metric"])
     # Paper: Netflix_0.97 AP best is MSE; ours is focal, clearly separated -> differs.
     assert table.loc[("d1", "AP"), "ours_best"] == "focal"
-    assert table.loc[("d1", "AP"), "paper_best"] == "MSE" and table.loc[("d1", "AP"), "verdict"] == "differs"
+    assert table.loc[("d1", "AP"), "paper_best"] == "mse" and table.loc[("d1", "AP"), "verdict"] == "differs"
     # Paper: IMDB AP best is BCE; ours is focal, far ahead -> differs; on Netflix_0.97 the paper's
     # trustworthiness winner (WMSE) was not run here.
     assert table.loc[("d2", "AP"), "verdict"] == "differs"
@@ -137,7 +139,7 @@ def test_figure6_all_means_every_loss_tied():
     records = _records()
     records["contingency"] = 0.7  # the paper's IMDB contingency cell is "All"
     table = figure6_table(records).set_index(["dataset", "metric"])
-    assert table.loc[("d2", "Pairwise Contingency"), "paper_best"] == "ALL"
+    assert table.loc[("d2", "Pairwise Contingency"), "paper_best"] == "All"
     assert table.loc[("d2", "Pairwise Contingency"), "verdict"] == "agrees"
 
 
