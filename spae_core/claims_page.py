@@ -18,6 +18,7 @@ import pandas as pd
 from IPython.display import HTML
 
 from .claims import example_unit
+from .table_format import LOSS_NAMES, words
 from .verdicts import UNTESTABLE
 
 __all__ = ["CLAIM_TITLES", "VERDICTS", "claim_anchor", "claims_page", "headline", "verdict_class"]
@@ -67,6 +68,16 @@ def _number(value) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.3g}"
 
 
+def _loss(name) -> str:
+    """A loss as the tables write it (the paper's spelling); anything else (a missing value) as text."""
+    return LOSS_NAMES.get(name, str(name)) if isinstance(name, str) else "n/a"
+
+
+def _comparison(unit) -> str:
+    """``dataset metric, A − B`` in the book's names, e.g. ``thyroid AP, MSE − Dice``."""
+    return f"{unit.dataset} {words(unit.metric)}, {_loss(unit.best_a)} − {_loss(unit.best_b)}"
+
+
 def _badge(verdict: str) -> str:
     return f'<span class="spae-badge {verdict_class(verdict)}">{escape(verdict)}</span>'
 
@@ -92,8 +103,7 @@ def _evidence(row: pd.Series, units: pd.DataFrame) -> str:
     example = example_unit(units, ("behind", "ahead", "no difference"))
     if example is not None:
         line += (f". {'Clearest' if example['outcome'] != 'no difference' else 'Largest'} effect "
-                 f"({example['outcome']}): {example['dataset']} {example['metric']}, {example['best_a']} − "
-                 f"{example['best_b']} = {_number(example['difference'])} [{_number(example['ci_low'])}, "
+                 f"({example['outcome']}): {_comparison(example)} = {_number(example['difference'])} [{_number(example['ci_low'])}, "
                  f"{_number(example['ci_high'])}]")
     return escape(line)
 
@@ -101,7 +111,7 @@ def _evidence(row: pd.Series, units: pd.DataFrame) -> str:
 def _unit_table(units: pd.DataFrame) -> str:
     """The testable units as a compact table, in a box that scrolls sideways where the column is narrow."""
     rows = "".join(
-        f"<tr><td>{escape(u.dataset)}</td><td>{escape(u.metric)}</td><td>{escape(u.best_a)} − {escape(u.best_b)}</td>"
+        f"<tr><td>{escape(u.dataset)}</td><td>{escape(words(u.metric))}</td><td>{escape(_loss(u.best_a))} − {escape(_loss(u.best_b))}</td>"
         f"<td>{_number(u.difference)} [{_number(u.ci_low)}, {_number(u.ci_high)}]</td><td>{_number(u.p_holm)}</td>"
         f"<td>{escape(u.outcome)}</td></tr>" for u in units.itertuples(index=False))
     return ('<div class="spae-scroll"><table class="spae-units"><thead><tr><th>dataset</th><th>metric</th>'
@@ -113,7 +123,7 @@ def _untestable_list(units: pd.DataFrame) -> str:
     rows = units[units["outcome"] == UNTESTABLE]
     if rows.empty:
         return ""
-    items = "".join(f"<li>{escape(u.dataset)} {escape(u.metric)} ({escape(str(u.best_a))} − {escape(str(u.best_b))}): "
+    items = "".join(f"<li>{escape(u.dataset)} {escape(words(u.metric))} ({escape(_loss(u.best_a))} − {escape(_loss(u.best_b))}): "
                     f"{int(u.n_pairs)} seed pair{'' if u.n_pairs == 1 else 's'}</li>" for u in rows.itertuples(index=False))
     return (f'<div class="spae-untestable"><p>Untestable, not counted (a test needs at least 2 seed pairs):</p>'
             f"<ul>{items}</ul></div>")

@@ -102,7 +102,7 @@ def test_untestable_units_are_listed_apart_and_not_in_the_counts_or_the_table():
     # One line of evidence: counts over the 2 testable units, the untestable one counted apart,
     # and the clearest separated unit (d1, ahead) with its interval.
     assert "Ahead in 1, behind in 0 of 2 testable units; 1 untestable" in block["text"]
-    assert "(ahead): d1 trustworthiness, mse − dice = 0.3 [0.2, 0.4]" in block["text"]
+    assert "(ahead): d1 Trustworthiness, MSE − Dice = 0.3 [0.2, 0.4]" in block["text"]  # names as the tables write them
     assert "Detail: 2 testable units, 1 untestable" in block["text"]
 
 
