@@ -15,7 +15,7 @@ from spae_core.evaluation import DBSCAN_EPS_FACTORS, dbscan_eps_column, dbscan_e
 from spae_core.experiments import RunSpec
 from spae_core.figures import loss_comparison
 from spae_core.losses import DEFAULT_BETA
-from spae_core.presets import (Preset, describe_learning_rate_study, describe_main_grid, describe_parameters,
+from spae_core.presets import (Preset, describe_learning_rate_study, describe_main_grid,
                                load_preset, preset_names)
 from spae_core.metrics import metric_range
 from spae_core.statistics import mean_ci, paired_best_per_metric, summarise
@@ -98,9 +98,8 @@ def test_descriptions_state_the_grids():
     assert lines[1].startswith("2 datasets x 3 losses x 2 seeds; learning rate 0.01, batch size 8, at most 2 epochs")
     assert lines[2] == "rows per dataset: a seeded random subset of at most 50"
     assert describe_main_grid(_preset(max_rows=None), "cpu").splitlines()[2] == "rows per dataset: all"
-    assert describe_learning_rate_study(p).startswith("12 runs: ['thyroid'] x 2 losses x 2 seeds x learning rates "
-                                                      "[0.001, 0.01, 0.1]")
-    assert describe_parameters(p).splitlines()[1] == "learning-rate study: ['thyroid'] at [0.1, 0.001]; beta study: ['thyroid'] at [7.0, 1.5]"
+    assert describe_learning_rate_study(p).startswith("12 runs: thyroid x 2 losses x 2 seeds x learning rates "
+                                                      "0.001, 0.01, 0.1")
 
 
 def test_build_environment_lists_torch():

@@ -26,7 +26,7 @@ from ..experiments import RunSpec, grid_specs, results_dir, run_grid, sweep_spec
 from ..losses import DEFAULT_BETA
 
 __all__ = ["Preset", "describe_count_grid", "describe_learning_rate_study", "describe_main_grid", "describe_ovr_grid",
-           "describe_parameters", "load_preset", "preset_names", "run_baselines", "run_beta_study", "run_count_grid",
+           "load_preset", "preset_names", "run_baselines", "run_beta_study", "run_count_grid",
            "run_learning_rate_study", "run_main_grid", "run_ovr_grid", "run_raw_input_downstream"]
 
 
@@ -233,8 +233,13 @@ def describe_main_grid(preset: str | Preset, device) -> str:
 def describe_learning_rate_study(preset: str | Preset) -> str:
     """One line on the learning-rate study for section 7: its runs, datasets, losses, seeds and rates."""
     preset = load_preset(preset)
-    return (f"{len(preset.learning_rate_specs())} runs: {preset.lr_datasets} x {len(preset.paper_losses)} losses x "
-            f"{len(preset.seeds)} seeds x learning rates {preset.learning_rates}; at most {preset.max_epochs} epochs")
+    return (f"{len(preset.learning_rate_specs())} runs: {_listed(preset.lr_datasets)} x {len(preset.paper_losses)} losses x "
+            f"{len(preset.seeds)} seeds x learning rates {_listed(preset.learning_rates)}; at most {preset.max_epochs} epochs")
+
+
+def _listed(values) -> str:
+    """Values as a reader writes them: ``"thyroid, omdb_metadata"``, ``"1e-06, 0.001"`` (never a list's repr)."""
+    return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
 def describe_count_grid(preset: str | Preset, records: pd.DataFrame) -> str:
@@ -266,15 +271,6 @@ def describe_ovr_grid(preset: str | Preset, records: pd.DataFrame) -> str:
     rows = ", ".join(f"{d} {n:,}" for d, n in records.groupby("dataset")["n_samples"].first().items())
     limit = ("" if preset.ovr_max_rows is None
              else f" (at most {preset.ovr_max_rows:,}: a seeded random subset of larger datasets)")
-    return (f"{len(records)} runs: {preset.ovr_datasets} x loss {preset.ovr_loss} x lambda {preset.ovr_lambda_values} "
-            f"x batch sizes {preset.ovr_batch_sizes} x {len(preset.seeds)} seeds, at most {preset.max_epochs} epochs; "
+    return (f"{len(records)} runs: {_listed(preset.ovr_datasets)} x loss {preset.ovr_loss} x lambda "
+            f"{_listed(preset.ovr_lambda_values)} x batch sizes {_listed(preset.ovr_batch_sizes)} x {len(preset.seeds)} seeds, at most {preset.max_epochs} epochs; "
             f"rows per dataset: {rows}{limit}")
-
-
-def describe_parameters(preset: str | Preset) -> str:
-    """Two lines stating the preset's main-grid parameters and its two studies (the reproducing page)."""
-    p = load_preset(preset)
-    return (f"preset={p.name!r} datasets={p.datasets} losses={p.losses} seeds={p.seeds} max_rows={p.max_rows} "
-            f"max_epochs={p.max_epochs} patience={p.patience} learning_rate={p.learning_rate} "
-            f"batch_size={p.batch_size} n_jobs={p.n_jobs}\n"
-            f"learning-rate study: {p.lr_datasets} at {p.lr_values}; beta study: {p.beta_datasets} at {p.beta_values}")
