@@ -9,7 +9,7 @@ import pandas as pd
 from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6, PAPER_LOSSES
 from .statistics import paired_best
-from .table_format import MISSING, count_of
+from .table_format import MISSING, count_of, words
 from .verdicts import UNDEFINED, figure6_cell_verdict, figure6_change_key, is_untestable
 
 __all__ = ["baseline_notes", "baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps",
@@ -69,8 +69,9 @@ def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.D
                  compare="loss", label: str | None = None) -> pd.DataFrame:
     """Table of ``mean [ci_low, ci_high]`` per dataset (rows) and loss (columns).
 
-    The number of seeds is said once, in the column axis' name (``loss: mean [95% interval] over
-    3 seeds``); a cell over fewer seeds (a metric undefined on some) adds ``(n=k)``.
+    The number of seeds is said once, in the column axis' name (``Trustworthiness: mean [95%
+    interval] over 3 seeds`` for one metric, ``loss: ...`` for several); a cell over fewer seeds (a
+    metric undefined on some) adds ``(n=k)``, and one over a single seed shows no interval.
 
     Parameters
     ----------
@@ -104,7 +105,8 @@ def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.D
         value = [c for c in reference.columns if c not in ("dataset", "metric")][0]
         ref = reference[reference["metric"].isin(metrics)].set_index(index)[value]
         table[value.replace("_", " ")] = ref.reindex(table.index).map(lambda v: f"{v:.{digits}f}")
-    table.columns.name = _seeds_heading("loss", seeds, rows["n"])
+    # The corner says what the cells are: the metric (one) or "loss" (several, named by the rows).
+    table.columns.name = _seeds_heading(words(metrics[0]) if len(metrics) == 1 else "loss", seeds, rows["n"])
     return table
 
 

@@ -152,11 +152,11 @@ def test_summary_table_compares_a_column_under_a_label():
     runs = pd.concat([runs, runs.assign(beta=5.0, ap_macro=runs["ap_macro"] / 2)], ignore_index=True)
     table = summary_table(runs[runs["loss"] == "wmse"], "ap_macro", compare=("loss", "beta"),
                           label="{loss} (beta={beta:g})")
-    assert list(table.columns) == ["wmse (beta=2)", "wmse (beta=5)"] and table.columns.name.startswith("loss: ")
+    assert list(table.columns) == ["wmse (beta=2)", "wmse (beta=5)"] and table.columns.name.startswith("AP: ")
     values = runs.loc[(runs["loss"] == "wmse") & (runs["dataset"] == "d1") & (runs["beta"] == 5.0), "ap_macro"]
     mean, low, high, n = mean_ci(values, value_range=metric_range("ap_macro"))
     assert table.loc["d1", "wmse (beta=5)"] == f"{mean:.3f} [{low:.3f}, {high:.3f}]"
-    assert table.columns.name == f"loss: mean [95% interval] over {n} seeds"
+    assert table.columns.name == f"AP: mean [95% interval] over {n} seeds"
     # The same table as summarising by the loss column and tabulating it.
     assert summary_table(runs, ["ap_macro", "contingency"]).equals(
         metric_table(summarise(runs, ["ap_macro", "contingency"]), ["ap_macro", "contingency"]))

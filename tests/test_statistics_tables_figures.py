@@ -86,16 +86,17 @@ def test_metric_table_cells():
     assert list(table.index) == ["d1", "d2"] and list(table.columns) == ["mse", "bce", "focal"]
     low, high = mean_ci([0.9, 0.901, 0.902, 0.903], value_range=UNIT_INTERVAL)[1:3]
     assert table.loc["d1", "mse"] == f"0.902 [{low:.3f}, {high:.3f}]"  # all 4 seeds: n said once, in the heading
-    assert table.columns.name == "loss: mean [95% interval] over 4 seeds"
+    assert table.columns.name == "Trustworthiness: mean [95% interval] over 4 seeds"  # one metric: named
     fewer = summarise(_records().assign(trustworthiness=lambda r: r["trustworthiness"].where(
         (r["dataset"] != "d1") | (r["loss"] != "mse") | (r["seed"] != 0))), ["trustworthiness"])
     table = metric_table(fewer, "trustworthiness")
     assert table.loc["d1", "mse"].endswith(" (n=3)") and not table.loc["d1", "bce"].endswith(")")
-    assert table.columns.name == "loss: mean [95% interval] over 4 seeds, (n=k) where fewer"
+    assert table.columns.name == "Trustworthiness: mean [95% interval] over 4 seeds, (n=k) where fewer"
     one = summarise(_records()[lambda r: (r["dataset"] != "d1") | (r["seed"] == 0)], ["trustworthiness"])
     assert metric_table(one, "trustworthiness").loc["d1", "mse"] == "0.900 (n=1)"  # one seed: no interval
     reference = pd.DataFrame({"dataset": ["d1", "d2"], "metric": ["ap_macro"] * 2, "raw_input": [0.25, 0.5]})
     both = metric_table(summary, ["ap_macro", "trustworthiness"], reference=reference)
+    assert both.columns.name.startswith("loss: ")  # several metrics: named by the rows
     assert both.loc[("d1", "ap_macro"), "raw input"] == "0.250"
     with pytest.raises(ValueError, match="No metric"):
         metric_table(summary, "r2")
