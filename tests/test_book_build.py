@@ -120,6 +120,15 @@ def test_the_book_serves_mathjax_itself_without_thebe():
     assert (Path(extension.__file__).parent / "static" / "mathjax" / sphinx["mathjax_path"].split("/", 1)[1]).is_file()
 
 
+def test_the_local_extensions_survive_the_explicit_extension_list():
+    # Jupyter Book appends local_extensions to its own list, which an explicit sphinx.config
+    # extensions list then replaces: make pdf lost its LaTeX tables and bbm.sty stub that way.
+    sphinx = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]
+    for name, folder in sphinx.get("local_extensions", {}).items():
+        assert name in sphinx["config"]["extensions"], f"add {name} to sphinx.config.extensions in _config.yml"
+        assert (ROOT / folder / f"{name}.py").is_file()
+
+
 def test_the_favicon_exists():
     html = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]
     assert (ROOT / html["favicon"]).is_file()
