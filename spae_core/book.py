@@ -143,6 +143,11 @@ def book_config(config_path, preset, base_url: str = "") -> dict:
     if already:
         raise ValueError(f"{config_path} sets html.{', html.'.join(already)}: the build sets these "
                          "from the preset and BASE_URL; remove them from it.")
+    # Jupyter Book resolves local extensions' folders from the config file's own folder, and the
+    # overlay is written elsewhere (_build/): anchor them to the book's folder.
+    extensions = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, folder in extensions.items():
+        extensions[name] = str((Path(config_path).parent / folder).resolve())
     banner = preset_banner(preset)
     if banner is not None:
         html["announcement"] = banner

@@ -129,6 +129,13 @@ def test_the_local_extensions_survive_the_explicit_extension_list():
         assert (ROOT / folder / f"{name}.py").is_file()
 
 
+def test_book_config_anchors_local_extensions_to_the_books_folder(tmp_path):
+    # The overlay is read from _build/, and Jupyter Book resolves these folders from the file's folder.
+    (tmp_path / "_config.yml").write_text("sphinx:\n  local_extensions:\n    ext: book/_latex\n")
+    config = book_config(tmp_path / "_config.yml", "default")
+    assert config["sphinx"]["local_extensions"]["ext"] == str((tmp_path / "book" / "_latex").resolve())
+
+
 def test_the_favicon_exists():
     html = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]
     assert (ROOT / html["favicon"]).is_file()
