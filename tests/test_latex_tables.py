@@ -53,3 +53,15 @@ def test_columns_covered_by_a_rowspan_from_above_are_counted():
 
 def test_html_without_a_table_is_left_to_the_usual_mime_choice():
     assert spae_latex.html_to_nodes("<div><b>no table here</b></div>") is None
+
+
+def test_html_without_a_table_becomes_paragraphs_when_asked():
+    # The claims page's and the headline's HTML: a badge, a heading, a quote, list items.
+    html = ('<div><p><strong>Of 10 claims: 2 supported</strong></p><ul><li><span class="badge">supported</span> '
+            '<a href="x">Claim one</a></li><li><span>not supported</span> Claim two</li></ul>'
+            '<article><span>inconclusive</span><h3>Title</h3><blockquote><p>words</p><footer>the paper</footer>'
+            '</blockquote></article></div>')
+    assert spae_latex.html_to_nodes(html) is None
+    texts = [node.astext() for node in spae_latex.html_to_nodes(html, tables_only=False)]
+    assert texts == ["Of 10 claims: 2 supported", "supported Claim one", "not supported Claim two", "inconclusive",
+                     "Title", "words", "the paper"]

@@ -30,6 +30,9 @@ class TableParser(HTMLParser):
     """
 
     SKIPPED = {"style", "script"}
+    # Tags that start a new paragraph of the text around tables (a heading, a list item, a quote).
+    BLOCKS = {"br", "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "blockquote", "footer",
+              "summary", "details", "article"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -53,12 +56,14 @@ class TableParser(HTMLParser):
         elif tag in ("td", "th") and self._rows is not None:
             span = (_span(attrs.get("colspan")), _span(attrs.get("rowspan")))
             self._cell = ["", tag == "th", *span]
-        elif tag in ("br", "p", "div") and self._cell is None:
+        elif tag in self.BLOCKS and self._cell is None:
             self._flush_text()
 
     def handle_endtag(self, tag):
         if tag in self.SKIPPED:
             self._skipping -= 1
+        elif tag in self.BLOCKS - {"br"} and self._cell is None and self._rows is None:
+            self._flush_text()
         elif tag == "thead":
             self._in_head = False
         elif tag in ("td", "th") and self._cell is not None:
@@ -150,12 +155,16 @@ def docutils_table(rows, head_rows):
     ]
 
 
-def html_to_nodes(html):
-    """Docutils nodes for an HTML output holding tables, or None when it holds no table."""
+def html_to_nodes(html, tables_only=True):
+    """Docutils nodes for an HTML output holding tables, or None when it holds no table.
+
+    With ``tables_only`` False, HTML without a table becomes its paragraphs too (an output whose
+    only other form is a placeholder such as ``<IPython.core.display.HTML object>``).
+    """
     parser = TableParser()
     parser.feed(html)
     parser.close()
-    if not any(kind == "table" for kind, _ in parser.blocks):
+    if not parser.blocks or (tables_only and not any(kind == "table" for kind, _ in parser.blocks)):
         return None
     head_rows = iter(parser.head_rows)
     converted = []
@@ -175,7 +184,10 @@ class HtmlTablesToLatex(SphinxPostTransform):
             if bundle.get("nb_element") != "mime_bundle":
                 continue
             html = [child for child in bundle.children if child.get("mime_type") == "text/html"]
-            converted = html and html_to_nodes(html[0].astext())
+            plain = [child.astext() for child in bundle.children if child.get("mime_type") == "text/plain"]
+            # IPython's HTML objects (the claims page, the headline) have no text form of their own.
+            placeholder = not plain or plain[0].startswith("<IPython.core.display.HTML")
+            converted = html and html_to_nodes(html[0].astext(), tables_only=not placeholder)
             if converted:
                 bundle.replace_self(converted)
 
