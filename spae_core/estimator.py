@@ -55,8 +55,8 @@ def _check_choices(params: dict) -> None:
         raise ValueError(f"input_path must be one of {_INPUT_PATHS}, got {params['input_path']!r}.")
     if params["device"] is not None and not isinstance(params["device"], (str, torch.device)):
         raise ValueError(f"device must be None, a string or a torch.device (e.g. 'cpu', 'cuda'), got {params['device']!r}.")
-    if not isinstance(params["verbose"], (bool, np.bool_)):
-        raise ValueError(f"verbose must be a bool, got {params['verbose']!r}.")
+    if not isinstance(params["verbose"], (numbers.Integral, np.bool_)):
+        raise ValueError(f"verbose must be a bool (or an int), got {params['verbose']!r}.")
 
 
 def _check_estimator_params(params: dict) -> None:
@@ -143,6 +143,11 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     loss and of non-negative integer counts for a count loss (``"poisson"``, ``"nb"``, ``"zinb"``,
     ``"wpoisson"``, ``"focal_poisson"``, ``"count_mse"``); a binary loss rejects anything but 0/1. Sparse inputs are
     never densified as a whole.
+
+    ``fit`` validates every parameter below (a ValueError naming it) and warns with scikit-learn's
+    ``ConvergenceWarning`` when ``max_epochs`` ends a fit whose validation loss was still falling.
+    :meth:`save` writes a SHA-256 checksum over the weights and configuration, and :meth:`load`
+    refuses a file changed or corrupted since.
 
     Parameters
     ----------
@@ -272,6 +277,18 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If a constructor parameter is invalid (the message names it), or the data are not 0/1
+            (not non-negative counts for a count loss).
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            If training used all ``max_epochs`` and the last epoch had the best validation loss
+            (still improving: the model may be unfinished). Not raised without validation rows.
         """
         _check_estimator_params(self.get_params())
         validate_data(self, X, accept_sparse=True, dtype=None, ensure_all_finite=False, ensure_min_samples=2)
