@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import numbers
+import warnings
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -16,12 +21,116 @@ from .losses import (
     WEIGHTED_LOSSES,
     get_loss,
     is_count_loss,
+    loss_names,
     positive_weights,
 )
 from .train import TrainConfig, apply_in_batches, seeded_model, select_device, train
-from .validation import check_binary_matrix, check_count_matrix
+from .validation import check_binary_matrix, check_count_matrix, check_int, check_real
 
 __all__ = ["SparseAutoencoder"]
+
+_INPUT_PATHS = ("auto", "sparse", "dense")
+#: The groups of tensors in a model file; everything else in it is configuration.
+_TENSOR_GROUPS = ("model", "loss_buffers")
+_CHECKSUM_KEY = "sha256"
+
+
+def _check_hidden_dims(hidden_dims) -> None:
+    widths = hidden_dims if isinstance(hidden_dims, Sequence) and not isinstance(hidden_dims, str) else None
+    if widths is None or any(isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1 for w in widths):
+        raise ValueError(
+            "hidden_dims must be a sequence of positive integers, the widths of the encoder's hidden "
+            f"layers (e.g. (200,) or [256, 64]), got {hidden_dims!r}."
+        )
+
+
+def _check_choices(params: dict) -> None:
+    """The parameters that take a name, a mapping, a device or a flag."""
+    names = loss_names()
+    if not isinstance(params["loss"], str) or params["loss"].lower() not in names:
+        raise ValueError(f"loss must be one of {names}, got {params['loss']!r}.")
+    if params["loss_params"] is not None and not isinstance(params["loss_params"], Mapping):
+        raise ValueError(f"loss_params must be a dict or None, got {params['loss_params']!r}.")
+    if params["input_path"] not in _INPUT_PATHS:
+        raise ValueError(f"input_path must be one of {_INPUT_PATHS}, got {params['input_path']!r}.")
+    if params["device"] is not None and not isinstance(params["device"], (str, torch.device)):
+        raise ValueError(f"device must be None, a string or a torch.device (e.g. 'cpu', 'cuda'), got {params['device']!r}.")
+    if not isinstance(params["verbose"], (numbers.Integral, np.bool_)):
+        raise ValueError(f"verbose must be a bool (or an int), got {params['verbose']!r}.")
+
+
+def _check_estimator_params(params: dict) -> None:
+    """Raise a ValueError naming the first invalid constructor parameter (``random_state`` is
+    checked by scikit-learn's ``check_random_state``)."""
+    _check_choices(params)
+    _check_hidden_dims(params["hidden_dims"])
+    check_int("latent_dim", params["latent_dim"], 1)
+    check_int("batch_size", params["batch_size"], 2)  # batch normalisation needs two samples
+    check_int("max_epochs", params["max_epochs"], 1)
+    check_int("patience", params["patience"], 1)
+    check_real("learning_rate", params["learning_rate"], low=0.0, high=np.inf, low_open=True)
+    for name in ("beta", "ovr_lambda", "ovr_activity"):
+        check_real(name, params[name], low=0.0, high=np.inf)
+    fraction = params["validation_fraction"]
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {fraction!r}.")
+
+
+def _hash_tensor(digest, name: str, tensor: torch.Tensor) -> None:
+    tensor = tensor.detach().cpu().contiguous()
+    digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}\n".encode())
+    digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+
+
+def _model_file_checksum(state: dict) -> str:
+    """SHA-256 over a model file's configuration (as sorted JSON) and every tensor (name, dtype,
+    shape, bytes) in sorted key order."""
+    config = {k: v for k, v in state.items() if k not in (*_TENSOR_GROUPS, _CHECKSUM_KEY)}
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=repr).encode())
+    for group in _TENSOR_GROUPS:
+        for name in sorted(state[group]):
+            _hash_tensor(digest, f"{group}/{name}", state[group][name])
+    return digest.hexdigest()
+
+
+def _read_model_file(path, verify: bool) -> dict:
+    """The dict in a model file, its checksum checked unless ``verify`` is False."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # torch raises unpickling, zip and runtime errors for a damaged file
+        raise ValueError(f"Cannot read the model file {path}: {error}") from error
+    if not isinstance(state, dict) or not all(k in state for k in ("params", *_TENSOR_GROUPS, "n_features_in")):
+        raise ValueError(f"{path} is not a model file written by SparseAutoencoder.save.")
+    if not verify:
+        warnings.warn(f"Loading {path} with verify=False: its checksum is not verified.", UserWarning, stacklevel=3)
+    elif _CHECKSUM_KEY not in state:
+        raise ValueError(
+            f"The model file {path} has no checksum: it was written by an older version of spae_core, so "
+            "whether it was changed since it was saved cannot be checked. Fit the model again and save it, "
+            "or, if you trust the file, load it with SparseAutoencoder.load(path, verify=False) and save it "
+            "again, which adds a checksum."
+        )
+    elif state[_CHECKSUM_KEY] != _model_file_checksum(state):
+        raise ValueError(
+            f"The model file {path} was changed or corrupted since it was saved: the SHA-256 checksum of its "
+            "weights and configuration does not match the one written with it. Refit and save the model."
+        )
+    return state
+
+
+def _check_weight_shapes(expected: dict, stored: dict, path, config: str) -> None:
+    """Compare the weights a configuration implies with the file's, before ``load_state_dict``."""
+    missing, unexpected = sorted(set(expected) - set(stored)), sorted(set(stored) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"The model file {path} does not match its configuration ({config}): weights "
+                         f"missing {missing}, unexpected {unexpected}.")
+    for name in expected:
+        want, got = tuple(expected[name].shape), tuple(stored[name].shape)
+        if want != got:
+            raise ValueError(f"The model file {path} does not match its configuration ({config}): that "
+                             f"configuration gives {name} the shape {want}, the file holds {got}.")
 
 
 class SparseAutoencoder(TransformerMixin, BaseEstimator):
@@ -34,6 +143,11 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
     loss and of non-negative integer counts for a count loss (``"poisson"``, ``"nb"``, ``"zinb"``,
     ``"wpoisson"``, ``"focal_poisson"``, ``"count_mse"``); a binary loss rejects anything but 0/1. Sparse inputs are
     never densified as a whole.
+
+    ``fit`` validates every parameter below (a ValueError naming it) and warns with scikit-learn's
+    ``ConvergenceWarning`` when ``max_epochs`` ends a fit whose validation loss was still falling.
+    :meth:`save` writes a SHA-256 checksum over the weights and configuration, and :meth:`load`
+    refuses a file changed or corrupted since.
 
     Parameters
     ----------
@@ -137,8 +251,6 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _split(self, X, seed):
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}.")
         n_val = int(np.floor(self.validation_fraction * X.shape[0]))
         if n_val == 0:
             return X, None
@@ -165,7 +277,20 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If a constructor parameter is invalid (the message names it), or the data are not 0/1
+            (not non-negative counts for a count loss).
+
+        Warns
+        -----
+        sklearn.exceptions.ConvergenceWarning
+            If training used all ``max_epochs`` and the last epoch had the best validation loss
+            (still improving: the model may be unfinished). Not raised without validation rows.
         """
+        _check_estimator_params(self.get_params())
         validate_data(self, X, accept_sparse=True, dtype=None, ensure_all_finite=False, ensure_min_samples=2)
         counts = is_count_loss(self.loss)
         check_matrix = check_count_matrix if counts else check_binary_matrix
@@ -206,13 +331,28 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
         self.best_epoch_ = result.best_epoch
         self.stopped_early_ = result.stopped_early
         self.device_ = result.device
+        self._warn_if_unconverged(validated=X_val is not None)
         return self
+
+    def _warn_if_unconverged(self, validated: bool) -> None:
+        """scikit-learn's ConvergenceWarning when the budget ran out while the validation loss still fell."""
+        if validated and not self.stopped_early_ and self.best_epoch_ == len(self.history_) == self.max_epochs:
+            warnings.warn(
+                f"Training stopped at max_epochs={self.max_epochs} while the validation loss was still "
+                f"improving (the best epoch is the last, {self.best_epoch_}); the model may be unfinished. "
+                "Raise max_epochs or learning_rate.", ConvergenceWarning, stacklevel=3,
+            )
 
     def save(self, path) -> None:
         """Write the fitted estimator (parameters, weights, the loss's weights and parameters, history) to ``path``.
 
         The file holds only tensors and plain Python values, so :meth:`load` reads it with
-        ``torch.load(..., weights_only=True)``.
+        ``torch.load(..., weights_only=True)``, and a SHA-256 checksum (key ``"sha256"``) over the
+        configuration and every tensor, which :meth:`load` checks.
+
+        Parameters
+        ----------
+        path : str or path-like
         """
         check_is_fitted(self, "model_")
         params = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.get_params().items()}
@@ -229,12 +369,29 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
             "stopped_early": bool(self.stopped_early_),
             "device": str(self.device_),
         }
+        state[_CHECKSUM_KEY] = _model_file_checksum(state)
         torch.save(state, path)
 
     @classmethod
-    def load(cls, path, device=None) -> "SparseAutoencoder":
-        """Read an estimator written by :meth:`save`, onto ``device`` (default: as chosen by ``select_device``)."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    def load(cls, path, device=None, verify=True) -> "SparseAutoencoder":
+        """Read an estimator written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+        device : str, optional
+            Where the model goes (default: as chosen by ``select_device``).
+        verify : bool, default=True
+            Check the file's SHA-256 checksum. A file changed or corrupted since it was saved, or one
+            written by a version before checksums (no ``"sha256"`` key), is refused with a ValueError.
+            ``verify=False`` is the escape hatch for such an older file you trust: it loads with a
+            warning, and saving it again adds a checksum. Shapes are checked either way.
+
+        Returns
+        -------
+        SparseAutoencoder
+        """
+        state = _read_model_file(path, verify)
         estimator = cls(**state["params"])
         params = dict(estimator.loss_params or {})
         loss_state = state["loss_buffers"]
@@ -249,6 +406,9 @@ class SparseAutoencoder(TransformerMixin, BaseEstimator):
             estimator.loss_ = get_loss(estimator.loss, **params)
         estimator.model_ = seeded_model(state["n_features_in"], 0, hidden_dims=tuple(estimator.hidden_dims),
                                         latent_dim=estimator.latent_dim)
+        config = (f"n_features_in={state['n_features_in']}, hidden_dims={tuple(estimator.hidden_dims)}, "
+                  f"latent_dim={estimator.latent_dim}")
+        _check_weight_shapes(estimator.model_.state_dict(), state["model"], path, config)
         estimator.model_.load_state_dict(state["model"])
         estimator.model_.to(select_device(device if device is not None else estimator.device)).eval()
         estimator.n_features_in_ = state["n_features_in"]

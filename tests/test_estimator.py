@@ -274,3 +274,89 @@ def test_large_ovr_lambda_makes_codes_sparser():
     assert sparse.population_sparsity > plain.population_sparsity + 0.2
     # The activity term keeps the codes from collapsing: sparse, not silent.
     assert sparse.n_silent < 0.05 * X.shape[0] and sparse.dead_units < 0.5
+
+
+# --- parameter validation ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"hidden_dims": 200}, r"hidden_dims must be a sequence of positive integers.*got 200"),
+        ({"hidden_dims": (8, 0)}, r"hidden_dims must be a sequence of positive integers.*got \(8, 0\)"),
+        ({"hidden_dims": (8.5,)}, r"hidden_dims must be a sequence of positive integers"),
+        ({"hidden_dims": "200"}, r"hidden_dims must be a sequence of positive integers.*got '200'"),
+        ({"latent_dim": 0}, r"latent_dim must be at least 1, got 0"),
+        ({"latent_dim": 2.5}, r"latent_dim must be an integer, got 2.5"),
+        ({"max_epochs": 0}, r"max_epochs must be at least 1"),
+        ({"max_epochs": "10"}, r"max_epochs must be an integer"),
+        ({"batch_size": 1}, r"batch_size must be at least 2"),
+        ({"patience": 0}, r"patience must be at least 1"),
+        ({"learning_rate": 0.0}, r"learning_rate must lie in \(0"),
+        ({"learning_rate": "fast"}, r"learning_rate must be a finite real number"),
+        ({"beta": -1.0}, r"beta must lie in \[0"),
+        ({"validation_fraction": 1.0}, r"validation_fraction must be in \[0, 1\)"),
+        ({"loss": "hinge"}, r"loss must be one of .*'focal'.*got 'hinge'"),
+        ({"loss": 3}, r"loss must be one of"),
+        ({"loss_params": [("gamma", 1.0)]}, r"loss_params must be a dict or None"),
+        ({"input_path": "csr"}, r"input_path must be one of"),
+        ({"ovr_lambda": -0.1}, r"ovr_lambda must lie in \[0"),
+        ({"ovr_activity": float("nan")}, r"ovr_activity must be a finite real number"),
+        ({"device": 0}, r"device must be None, a string or a torch.device"),
+        ({"verbose": "yes"}, r"verbose must be a bool"),
+    ],
+)
+def test_every_parameter_is_validated_at_fit_with_a_clear_message(binary_data, params, message):
+    X, _ = binary_data
+    with pytest.raises(ValueError, match=message):
+        SparseAutoencoder(**{**SMALL, **params}).fit(X)
+
+
+def test_valid_unusual_parameters_are_accepted(binary_data):
+    X, _ = binary_data
+    ae = SparseAutoencoder(**{**SMALL, "hidden_dims": [8, 6], "latent_dim": np.int64(3), "loss": "WBCE"}).fit(X)
+    assert ae.transform(X).shape == (X.shape[0], 3)
+
+
+# --- convergence -------------------------------------------------------------------------------------
+def test_convergence_warning_when_the_last_epoch_is_the_best(binary_data):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, _ = binary_data
+    with pytest.warns(ConvergenceWarning, match="max_epochs"):
+        ae = SparseAutoencoder(**{**SMALL, "learning_rate": 1e-2}).fit(X)
+    # The rule's premise, checked from the history itself: the last epoch has the lowest val_loss.
+    val = [h["val_loss"] for h in ae.history_]
+    assert len(val) == ae.max_epochs and int(np.argmin(val)) == len(val) - 1 and not ae.stopped_early_
+
+
+def test_no_convergence_warning_when_early_stopping_fired(binary_data):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, _ = binary_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ae = SparseAutoencoder(max_epochs=200, patience=1, batch_size=16, latent_dim=4, hidden_dims=(8,),
+                               learning_rate=5e-2, device="cpu").fit(X)
+    assert ae.stopped_early_ and len(ae.history_) < 200
+
+
+def test_no_convergence_warning_when_the_best_epoch_was_earlier(binary_data, monkeypatch):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    import spae_core.estimator as estimator_module
+    from spae_core.train import TrainResult
+
+    real_train = estimator_module.train
+
+    def best_epoch_two_of_three(*args, **kwargs):
+        result = real_train(*args, **kwargs)
+        return TrainResult(history=result.history, best_epoch=2, stopped_early=False, device=result.device)
+
+    monkeypatch.setattr(estimator_module, "train", best_epoch_two_of_three)
+    X, _ = binary_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        SparseAutoencoder(**SMALL).fit(X)
