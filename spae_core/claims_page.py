@@ -18,10 +18,10 @@ import pandas as pd
 from IPython.display import HTML
 
 from .claims import example_unit
-from .table_format import LOSS_NAMES, words
+from .table_format import loss_name, words
 from .verdicts import UNTESTABLE
 
-__all__ = ["CLAIM_TITLES", "VERDICTS", "claim_anchor", "claims_page", "headline", "verdict_class"]
+__all__ = ["CLAIM_TITLES", "VERDICTS", "claim_anchor", "claims_page", "headline", "untestable_units", "verdict_class"]
 
 #: The verdicts a claim can get, in the order the headline counts them.
 VERDICTS = ("supported", "not supported", "inconclusive", UNTESTABLE)
@@ -68,14 +68,9 @@ def _number(value) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.3g}"
 
 
-def _loss(name) -> str:
-    """A loss as the tables write it (the paper's spelling); anything else (a missing value) as text."""
-    return LOSS_NAMES.get(name, str(name)) if isinstance(name, str) else "n/a"
-
-
 def _comparison(unit) -> str:
     """``dataset metric, A − B`` in the book's names, e.g. ``thyroid AP, MSE − Dice``."""
-    return f"{unit.dataset} {words(unit.metric)}, {_loss(unit.best_a)} − {_loss(unit.best_b)}"
+    return f"{unit.dataset} {words(unit.metric)}, {loss_name(unit.best_a)} − {loss_name(unit.best_b)}"
 
 
 def _badge(verdict: str) -> str:
@@ -96,10 +91,9 @@ def _evidence(row: pd.Series, units: pd.DataFrame) -> str:
     """One line: the counts of units ahead, behind and untestable, and the clearest unit's effect and interval."""
     if units.empty:
         return escape(row["reason"])
-    untestable = int((units["outcome"] == UNTESTABLE).sum())
-    testable = len(units) - untestable
-    line = (f"Ahead in {int(row['ahead'])}, behind in {int(row['behind'])} of {testable} testable units"
-            f"; {untestable} untestable")
+    # The counts are the verdict's own (claims.claim_verdicts), not recounted here.
+    line = (f"Ahead in {int(row['ahead'])}, behind in {int(row['behind'])} of {int(row['units'])} testable units"
+            f"; {int(row['untestable'])} untestable")
     example = example_unit(units, ("behind", "ahead", "no difference"))
     if example is not None:
         line += (f". {'Clearest' if example['outcome'] != 'no difference' else 'Largest'} effect "
@@ -111,7 +105,7 @@ def _evidence(row: pd.Series, units: pd.DataFrame) -> str:
 def _unit_table(units: pd.DataFrame) -> str:
     """The testable units as a compact table, in a box that scrolls sideways where the column is narrow."""
     rows = "".join(
-        f"<tr><td>{escape(u.dataset)}</td><td>{escape(words(u.metric))}</td><td>{escape(_loss(u.best_a))} − {escape(_loss(u.best_b))}</td>"
+        f"<tr><td>{escape(u.dataset)}</td><td>{escape(words(u.metric))}</td><td>{escape(loss_name(u.best_a))} − {escape(loss_name(u.best_b))}</td>"
         f"<td>{_number(u.difference)} [{_number(u.ci_low)}, {_number(u.ci_high)}]</td><td>{_number(u.p_holm)}</td>"
         f"<td>{escape(u.outcome)}</td></tr>" for u in units.itertuples(index=False))
     return ('<div class="spae-scroll"><table class="spae-units"><thead><tr><th>dataset</th><th>metric</th>'
@@ -123,7 +117,7 @@ def _untestable_list(units: pd.DataFrame) -> str:
     rows = units[units["outcome"] == UNTESTABLE]
     if rows.empty:
         return ""
-    items = "".join(f"<li>{escape(u.dataset)} {escape(words(u.metric))} ({escape(_loss(u.best_a))} − {escape(_loss(u.best_b))}): "
+    items = "".join(f"<li>{escape(u.dataset)} {escape(words(u.metric))} ({escape(loss_name(u.best_a))} − {escape(loss_name(u.best_b))}): "
                     f"{int(u.n_pairs)} seed pair{'' if u.n_pairs == 1 else 's'}</li>" for u in rows.itertuples(index=False))
     return (f'<div class="spae-untestable"><p>Untestable, not counted (a test needs at least 2 seed pairs):</p>'
             f"<ul>{items}</ul></div>")
@@ -170,13 +164,20 @@ def claims_page(verdicts: pd.DataFrame, units: pd.DataFrame) -> HTML:
     IPython.display.HTML
         One ``article`` per claim, in the order of ``verdicts``, with id :func:`claim_anchor`.
     """
-    missing = {"claim", "verdict", "paper's words", "source", "ahead", "behind", "evidence", "reason"} - set(verdicts.columns)
+    missing = ({"claim", "verdict", "paper's words", "source", "ahead", "behind", "units", "untestable", "evidence",
+                "reason"} - set(verdicts.columns))
     if missing:
         raise ValueError(f"verdicts lacks column(s) {sorted(missing)}: pass spae_core.claims.all_claim_verdicts.")
     by_claim = {key: group for key, group in units.groupby("claim", sort=False)}
     empty = units.iloc[0:0]
     cards = "".join(_card(row, by_claim.get(row["claim"], empty)) for _, row in verdicts.iterrows())
     return HTML(f'<div class="spae-claims">{cards}</div>')
+
+
+def untestable_units(verdicts: pd.DataFrame) -> str:
+    """One line: how many untestable units the claims of ``verdicts`` set aside, in how many claims."""
+    counts = verdicts["untestable"]
+    return f"untestable units, not counted: {int(counts.sum())} in {int((counts > 0).sum())} claims"
 
 
 def headline(verdicts: pd.DataFrame, preset: str, seeds, page: str = "10_claims.html") -> HTML:

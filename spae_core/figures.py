@@ -24,7 +24,7 @@ from .losses import expected_loss, get_loss
 from .metrics import metric_range
 from .paper import PAPER_LOSSES
 from .statistics import mean_ci
-from .table_format import LOSS_NAMES
+from .table_format import loss_name
 
 __all__ = [
     "LOSS_ORDER",
@@ -42,11 +42,6 @@ __all__ = [
 #: Losses in the order the paper discusses them, then the peer likelihood.
 LOSS_ORDER = (*PAPER_LOSSES, "multinomial")
 _COLOURS = dict(zip(LOSS_ORDER, plt.get_cmap("tab10").colors))
-
-
-def _loss_name(loss: str) -> str:
-    """A loss as the tables write it (the paper's spelling: WBCE, Focal, Dice)."""
-    return LOSS_NAMES.get(loss, loss)
 
 
 def _ordered_losses(losses) -> list[str]:
@@ -151,8 +146,8 @@ def expected_loss_figure(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
     fig, (ax_abs, ax_rel) = _figure(2, panel_height=2.6)
     for loss in losses:
         curve = expected_loss(loss, target_sparsity, s_hat, **kwargs)
-        ax_abs.plot(s_hat, curve, label=_loss_name(loss), color=_COLOURS.get(loss))
-        ax_rel.plot(s_hat, curve / curve[0], label=_loss_name(loss), color=_COLOURS.get(loss))
+        ax_abs.plot(s_hat, curve, label=loss_name(loss), color=_COLOURS.get(loss))
+        ax_rel.plot(s_hat, curve / curve[0], label=loss_name(loss), color=_COLOURS.get(loss))
     ax_abs.set(xlabel=r"reconstruction sparsity $s(\hat{x})$", ylabel="expected loss per entry", yscale="log",
                title=f"target sparsity $s(x)$ = {target_sparsity}")
     ax_rel.set(xlabel=r"reconstruction sparsity $s(\hat{x})$", ylabel=r"relative to $s(\hat{x})$ = 0.5",
@@ -190,7 +185,7 @@ def training_curves_figure(histories: pd.DataFrame, value: str = "val_loss", pan
             by_epoch = relative.groupby(runs["epoch"])
             stats = np.array([mean_ci(v, value_range=metric_range(value).ratio_range())[:3] for _, v in by_epoch])
             epochs = np.array(list(by_epoch.groups))
-            ax.plot(epochs, stats[:, 0], color=_COLOURS.get(loss), label=_loss_name(loss))
+            ax.plot(epochs, stats[:, 0], color=_COLOURS.get(loss), label=loss_name(loss))
             ax.fill_between(epochs, stats[:, 1], stats[:, 2], color=_COLOURS.get(loss), alpha=0.2, linewidth=0)
         # Strings (dataset names) speak for themselves; numbers need their setting's name.
         title = ", ".join(f"{c.replace('learning_rate', 'lr')}={v:g}" if isinstance(v, float) else str(v)
@@ -311,7 +306,7 @@ def _draw_bars(ax, bars: pd.DataFrame) -> None:
     for loss, rows in bars.groupby("loss", sort=False):
         err = np.vstack([rows["err_low"], rows["err_high"]])
         drawn = ax.bar(rows["x"].to_numpy(), rows["mean"].to_numpy(), rows["width"].iloc[0], yerr=err, capsize=2,
-                       color=_COLOURS.get(loss), label=_loss_name(loss))
+                       color=_COLOURS.get(loss), label=loss_name(loss))
         for bar, mark in zip(drawn, rows["mark"]):
             if mark == "best":
                 bar.set_hatch("///")
@@ -419,7 +414,7 @@ def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:
             # Empty bins have density 0, which a log axis cannot show: they are drawn as gaps.
             density = np.where(stats[:, 0] > 0, stats[:, 0], np.nan)
             top_of_bands = max(top_of_bands, float(np.nanmax(stats[:, 2])))
-            ax.plot(centres, density, marker=".", color=_COLOURS.get(loss), label=_loss_name(loss))
+            ax.plot(centres, density, marker=".", color=_COLOURS.get(loss), label=loss_name(loss))
             ax.fill_between(centres, np.where(stats[:, 1] > 0, stats[:, 1], 1e-300),
                             np.where(stats[:, 2] > 0, stats[:, 2], np.nan), color=_COLOURS.get(loss), alpha=0.15,
                             linewidth=0)

@@ -29,7 +29,7 @@ import pandas as pd
 from .paper import FIGURE6_METRICS, PAPER_DATASET_NAMES, PAPER_LOSS_NAMES
 
 __all__ = ["LOSS_NAMES", "METRIC_NAMES", "MISSING", "MODEL_NAMES", "P_FLOOR", "ReadableTable", "count_of",
-           "format_number", "format_p", "join_items", "loss_label", "readable", "words"]
+           "format_number", "format_p", "join_items", "loss_label", "loss_name", "readable", "words"]
 
 #: What a reader sees where a value is missing or undefined.
 MISSING = "n/a"
@@ -101,6 +101,16 @@ def loss_label(name: str) -> str:
     if name not in LOSS_NAMES:
         raise ValueError(f"loss {name!r} has no display name; add it to spae_core.table_format.LOSS_NAMES.")
     return LOSS_NAMES[name]
+
+
+def loss_name(value) -> str:
+    """A loss key in display style where it is one (:data:`LOSS_NAMES`), other text as it is, "n/a" for a missing value.
+
+    The lenient twin of :func:`loss_label`, for figures' legends and prose built from records.
+    """
+    if not isinstance(value, str):
+        return MISSING
+    return LOSS_NAMES.get(value, value)
 
 
 def words(key: str) -> str:

@@ -10,12 +10,13 @@ from .losses import expected_loss
 from .paper import FIGURE6_METRICS, PAPER_FIGURE6, PAPER_LOSSES
 from .statistics import paired_best
 from .table_format import MISSING, count_of, words
-from .verdicts import UNDEFINED, figure6_cell_verdict, figure6_change_key, is_untestable
+from .verdicts import UNDEFINED, UNTESTABLE, figure6_cell_verdict, figure6_change_key, is_untestable
 
-__all__ = ["baseline_notes", "baseline_table", "changed_cells", "count_phrase", "dbscan_clusters_by_eps",
-           "dbscan_eps_verdicts", "expected_loss_table", "figure6_column_variants", "figure6_columns", "figure6_sweep",
-           "figure6_table", "figure6_variants", "learning_rate_table", "metric_table", "paired_difference_table", "runs_table",
-           "separation_counts", "summary_table"]
+__all__ = ["FIGURE6_TABLE_COLUMNS", "baseline_notes", "baseline_table", "changed_cells", "count_phrase",
+           "dbscan_clusters_by_eps", "dbscan_eps_verdicts", "expected_loss_table", "figure6_column_variants",
+           "figure6_columns", "figure6_sweep", "figure6_table", "figure6_variants", "learning_rate_table",
+           "metric_table", "paired_difference_table", "runs_table", "separation_counts", "summary_table",
+           "untestable_cells"]
 
 
 def expected_loss_table(target_sparsity: float = 0.999, losses=PAPER_LOSSES,
@@ -163,6 +164,11 @@ def figure6_columns(records: pd.DataFrame) -> list[str]:
     return [c for c in FIGURE6_METRICS.values() if c in records.columns and records[c].notna().any()]
 
 
+#: The columns of :func:`figure6_table`, in the order a reader needs them.
+FIGURE6_TABLE_COLUMNS = ["dataset", "metric", "verdict", "ours_best", "paper_best", "ours_tied", "separated",
+                         "p_runner_up", "n_seeds", "paper_counterpart"]
+
+
 def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Figure 6 for our runs beside the paper's cells.
 
@@ -194,8 +200,9 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
     Returns
     -------
     DataFrame
-        Long format: ``dataset``, ``paper_counterpart``, ``metric``, ``ours_best``, ``ours_tied``,
-        ``separated``, ``p_runner_up``, ``n_seeds``, ``paper_best`` (the paper's), ``verdict``.
+        Long format, in reading order (the verdict first, then what it compares and the test behind
+        it): ``dataset``, ``metric``, ``verdict``, ``ours_best``, ``paper_best`` (the paper's),
+        ``ours_tied``, ``separated``, ``p_runner_up``, ``n_seeds``, ``paper_counterpart``.
     """
     losses = losses or [l for l in PAPER_LOSSES if l in set(records["loss"])]
     mapping = {**FIGURE6_METRICS, **(columns or {})}
@@ -219,7 +226,14 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
                                                 set(group.loc[group[column].notna(), "loss"]),
                                                 testable=not is_untestable(best["n_pairs"], best["p_runner_up"])),
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=FIGURE6_TABLE_COLUMNS)
+
+
+def untestable_cells(figure6: pd.DataFrame) -> str:
+    """One line naming the untestable cells of :func:`figure6_table` (they count in no verdict), or "none"."""
+    cells = figure6[figure6["verdict"] == UNTESTABLE]
+    named = ", ".join(f"{dataset} / {metric}" for dataset, metric in zip(cells["dataset"], cells["metric"]))
+    return f"untestable (fewer than 2 paired seeds), not counted: {named or 'none'}"
 
 
 def _paper_winners(paper: set | None) -> str:

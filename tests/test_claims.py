@@ -7,7 +7,7 @@ from scipy import stats
 
 from spae_core.claims import AWARE, STANDARD, Claim, claim_units, claim_verdicts, figure6_claim, highest_contingency_claim
 from spae_core.statistics import paired_group_difference
-from spae_core.tables import figure6_table
+from spae_core.tables import FIGURE6_TABLE_COLUMNS, figure6_table, untestable_cells
 
 
 def _records(lead_by_dataset, metric="contingency", seeds=5, noise=0.01):
@@ -155,9 +155,13 @@ def test_figure6_cells_with_one_seed_are_untestable():
     assert table.loc["AP", "verdict"] == "untestable" and table.loc["CH Score (Sparsity)", "verdict"] == "untestable"
     row = figure6_claim(table.reset_index())
     assert (row["verdict"], row["units"], row["untestable"]) == ("untestable", 0, 2)
+    assert untestable_cells(table.reset_index()) == ("untestable (fewer than 2 paired seeds), not counted: "
+                                                     "imdb_like / AP, imdb_like / CH Score (Sparsity)")
     # Three seeds: BCE, 0.5 ahead against noise 0.01, is separated: AP agrees, the "All" cell differs.
     table = figure6_table(_figure6_records({0, 1, 2})).set_index("metric")
     assert table.loc["AP", "verdict"] == "agrees" and table.loc["CH Score (Sparsity)", "verdict"] == "differs"
+    assert untestable_cells(table.reset_index()).endswith("not counted: none")
+    assert list(figure6_table(_figure6_records({0, 1, 2})).columns) == FIGURE6_TABLE_COLUMNS  # reading order: the verdict before the detail
 
 
 def test_figure6_claim_counts_cells():

@@ -149,3 +149,10 @@ def test_badge_colours_have_enough_contrast_with_their_white_text():
         assert background, f"no badge colour for {verdict}"
         ratio = (1.0 + 0.05) / (_luminance(background.group(1)) + 0.05)
         assert ratio >= 4.5, f"{verdict}: contrast {ratio:.2f} < 4.5 (WCAG AA)"
+
+
+def test_untestable_units_counts_units_and_the_claims_that_have_them():
+    import pandas as pd
+    from spae_core.claims_page import untestable_units
+    verdicts = pd.DataFrame({"untestable": [0, 2, 3, 0]})
+    assert untestable_units(verdicts) == "untestable units, not counted: 5 in 2 claims"

@@ -94,3 +94,10 @@ def test_baseline_notes_are_sentences_not_a_list_repr():
     notes = baseline_notes(baselines)
     assert notes.to_dict("records") == [{"dataset": "d", "model": "ease",
                                          "notes": "EASE has no embedding. Metrics are NaN."}]
+
+
+def test_loss_name_is_lenient_where_loss_label_is_strict():
+    from spae_core.table_format import loss_name
+    assert loss_name("wbce") == "WBCE" and loss_name("focal") == "Focal"
+    assert loss_name("All") == "All"  # not a loss key: kept as written
+    assert loss_name(float("nan")) == "n/a" and loss_name(None) == "n/a"
