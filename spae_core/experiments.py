@@ -17,7 +17,7 @@ the like keep working.
 from __future__ import annotations
 
 from .provenance import package_versions
-from .runs.runner import CHECKPOINT_EVERY_SECONDS, retrain_stored, run_grid, run_one
+from .runs.runner import CHECKPOINT_EVERY_SECONDS, retrain_stored, run_grid, run_one, unfinished_runs
 from .runs.spec import (KEY_OMITTED_AT_DEFAULT, STORE_VERSION, RunSpec, check_spec, grid_specs, is_count_dataset,
                         subsample_rows, sweep_specs)
 from .runs.store import (StaleRecordsError, load_distributions, load_histories, load_records, load_specs,
@@ -26,4 +26,4 @@ from .runs.store import (StaleRecordsError, load_distributions, load_histories, 
 __all__ = ["CHECKPOINT_EVERY_SECONDS", "KEY_OMITTED_AT_DEFAULT", "STORE_VERSION", "RunSpec", "StaleRecordsError",
            "check_spec", "grid_specs", "is_count_dataset", "sweep_specs", "results_dir", "load_distributions",
            "load_histories", "load_records", "load_specs", "package_versions", "retrain_stored", "run_grid", "run_one",
-           "subsample_rows", "training_allowed"]
+           "subsample_rows", "training_allowed", "unfinished_runs"]

@@ -12,7 +12,7 @@ from .statistics import paired_best
 from .table_format import MISSING, count_of, words
 from .verdicts import UNDEFINED, UNTESTABLE, figure6_cell_verdict, figure6_change_key, is_untestable
 
-__all__ = ["FIGURE6_TABLE_COLUMNS", "baseline_notes", "baseline_table", "changed_cells", "count_phrase",
+__all__ = ["BEST_LOSS_TABLE_COLUMNS", "FIGURE6_TABLE_COLUMNS", "baseline_notes", "best_loss_table", "baseline_table", "changed_cells", "count_phrase",
            "dbscan_clusters_by_eps", "dbscan_eps_verdicts", "expected_loss_table", "figure6_column_variants",
            "figure6_columns", "figure6_sweep", "figure6_table", "figure6_variants", "learning_rate_table",
            "metric_table", "paired_difference_table", "runs_table", "separation_counts", "summary_table",
@@ -227,6 +227,61 @@ def figure6_table(records: pd.DataFrame, losses=None, columns: dict | None = Non
                                                 testable=not is_untestable(best["n_pairs"], best["p_runner_up"])),
             })
     return pd.DataFrame(rows, columns=FIGURE6_TABLE_COLUMNS)
+
+
+#: The columns of :func:`best_loss_table`, in reading order.
+BEST_LOSS_TABLE_COLUMNS = ["dataset", "metric", "outcome", "best", "best_mean", "tied", "runner_up", "p_runner_up",
+                           "n_pairs"]
+
+
+def best_loss_table(records: pd.DataFrame, metrics: dict, losses=None, lower_is_better=(), alpha: float = 0.05
+                    ) -> pd.DataFrame:
+    """Per dataset and metric, the loss with the best mean over seeds and whether seed-paired tests separate it.
+
+    The rule of Figure 6's cells (:func:`spae_core.statistics.paired_best`: two-sided paired
+    t-tests of the best against every other loss, Holm-corrected within the cell) without the
+    paper's winners, for data the paper has no cell for (``spae compare`` on a user's dataset).
+
+    Parameters
+    ----------
+    records : DataFrame
+        One row per run, with ``dataset``, ``loss``, ``seed`` and the metric columns.
+    metrics : dict
+        Display label -> record column (e.g. :data:`spae_core.paper.FIGURE6_METRICS`); columns
+        missing from ``records`` (not measured) are left out.
+    losses : sequence of str, optional
+        Losses compared (default: every loss in ``records``).
+    lower_is_better : collection of str
+        Record columns where lower is better (e.g. an error): the best is the lowest mean.
+    alpha : float, default=0.05
+        Family-wise error rate of each cell's comparisons.
+
+    Returns
+    -------
+    DataFrame
+        :data:`BEST_LOSS_TABLE_COLUMNS`: ``outcome`` is *separated* (the best is separated from
+        every other loss), *tied* (some loss is not separated from it: ``tied``), *untestable*
+        (the best cannot be tested against the runner-up: :func:`spae_core.verdicts.is_untestable`)
+        or *undefined* (the metric is NaN on every run, e.g. DBSCAN found one cluster: no best);
+        ``best_mean`` is in the metric's own direction.
+    """
+    if losses is not None:
+        records = records[records["loss"].isin(losses)]
+    rows = []
+    for label, column in metrics.items():
+        if column not in records.columns:
+            continue
+        sign = -1.0 if column in lower_is_better else 1.0
+        signed = records.assign(**{column: sign * records[column]})
+        for _, best in paired_best(signed, column, alpha=alpha).iterrows():
+            testable = not is_untestable(best["n_pairs"], best["p_runner_up"])
+            outcome = (UNDEFINED if best["best"] is None
+                       else UNTESTABLE if not testable else "separated" if best["separated"] else "tied")
+            rows.append({"dataset": best["dataset"], "metric": label, "outcome": outcome, "best": best["best"],
+                         "best_mean": sign * best["best_mean"], "tied": ", ".join(best["tied"]) or "none",
+                         "runner_up": best["runner_up"], "p_runner_up": best["p_runner_up"],
+                         "n_pairs": int(best["n_pairs"])})
+    return pd.DataFrame(rows, columns=BEST_LOSS_TABLE_COLUMNS)
 
 
 def untestable_cells(figure6: pd.DataFrame) -> str:

