@@ -317,19 +317,25 @@ class _AutoencoderAdapter:
         return apply_in_batches(self.model, X, lambda m, x: torch.sigmoid(m(x)))
 
 
-def downstream_scores(inputs_train, inputs_test, targets_train, targets_test, kind: str) -> dict:
+def downstream_scores(inputs_train, inputs_test, targets_train, targets_test, kind: str, *,
+                      standardise: bool = True) -> dict:
     """The downstream metrics of Section 4.3.3 as record fields.
 
     ``inputs_*`` are embeddings, or raw inputs for the no-autoencoder reference. ``kind`` is
     ``"regression"`` (one ``r2_<column>`` per target column) or ``"classification"`` (one
-    ``ap_label_<label>`` per label, and their mean ``ap_label_mean``).
+    ``ap_label_<label>`` per label, and their mean ``ap_label_mean``). ``standardise`` is passed
+    to :func:`spae_core.metrics.downstream_classification` (True for embeddings, as the runs
+    record them); the regression is ordinary least squares, which does not depend on the scale
+    of the inputs, so it is the same either way.
     """
     if kind == "regression":
         return {f"r2_{column}": metrics.downstream_regression(inputs_train, targets_train[column].to_numpy(),
-                                                               inputs_test, targets_test[column].to_numpy())
+                                                               inputs_test, targets_test[column].to_numpy(),
+                                                               standardise=standardise)
                 for column in targets_train.columns}
     if kind == "classification":
-        scores = metrics.downstream_classification(inputs_train, targets_train, inputs_test, targets_test)
+        scores = metrics.downstream_classification(inputs_train, targets_train, inputs_test, targets_test,
+                                                   standardise=standardise)
         fields = {f"ap_label_{label}": score for label, score in scores.items()}
         finite = [v for v in scores.values() if np.isfinite(v)]
         fields["ap_label_mean"] = float(np.mean(finite)) if finite else float("nan")
