@@ -381,11 +381,19 @@ def raw_input_downstream(datasets, *, max_rows: int | None = None, split_seed: i
     Datasets without targets are skipped. Undefined scores (a label with a single class in a
     small split) are NaN, silently: the caller sees the NaN in the table.
 
+    Two variants, because the L2 penalty of the logistic regressions depends on the scale of the
+    features: ``raw_input`` fits the 0/1 inputs as they are, as a user would (the baseline to
+    beat); ``raw_input_standardised`` first scales each column to unit variance on the training
+    split, as the runs do with their embeddings (z-scoring multiplies a rare column by about
+    ``1 / sqrt(rate)``, so the penalty then lets the rare, noisy columns weigh most). The rating's
+    regression is ordinary least squares, whose predictions do not depend on the scale of the
+    inputs: both columns hold the same number there.
+
     Returns
     -------
     DataFrame
         One row per dataset and metric: ``dataset``, ``metric`` (``r2_<target>`` or
-        ``ap_label_<label>``, as in the run records), ``raw_input``.
+        ``ap_label_<label>``, as in the run records), ``raw_input``, ``raw_input_standardised``.
     """
     rows = []
     for name in datasets:
@@ -396,9 +404,13 @@ def raw_input_downstream(datasets, *, max_rows: int | None = None, split_seed: i
         split = dataset.split(seed=split_seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", metrics.UndefinedMetricWarning)
-            scores = downstream_scores(split.train.X, split.test.X, split.train.targets, split.test.targets, kind)
-        rows += [{"dataset": name, "metric": metric, "raw_input": score} for metric, score in scores.items()]
-    return pd.DataFrame(rows, columns=["dataset", "metric", "raw_input"])
+            inputs = (split.train.X, split.test.X, split.train.targets, split.test.targets, kind)
+            as_is = downstream_scores(*inputs, standardise=False)
+            # Least squares is scale-free: refitting it on standardised inputs would repeat the same numbers.
+            standardised = downstream_scores(*inputs, standardise=True) if kind == "classification" else as_is
+        rows += [{"dataset": name, "metric": metric, "raw_input": score, "raw_input_standardised": standardised[metric]}
+                 for metric, score in as_is.items()]
+    return pd.DataFrame(rows, columns=["dataset", "metric", "raw_input", "raw_input_standardised"])
 
 
 def _settings(baseline: str, *, max_rows, split_seed, latent_dim, lambdas, threshold, random_state) -> dict:

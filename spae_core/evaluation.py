@@ -110,7 +110,8 @@ def evaluate(
         target ``r2_<target>``, with labels ``ap_label_<label>`` and ``ap_label_mean``; the
         code-sparsity fields of
         :func:`code_sparsity_fields` on the test embeddings; ``n_test``; and ``seconds_<metric>``
-        for each. Undefined metrics are NaN (with a warning from the metric), never an exception.
+        for each. Undefined metrics are NaN (with a warning from the metric), never an exception;
+        the DBSCAN CH scores undefined at several eps share one warning that names them.
     spae_core.metrics.ReconstructionDistribution
         Only with ``return_distribution=True``.
     """
@@ -167,29 +168,61 @@ def _embedding_fields(record: dict, X_test, E_test, n_neighbors: int, min_sample
     """Add the embedding metrics of the test codes ``E_test`` (rows of ``X_test``) to ``record``."""
     with _timed(record, "trustworthiness"):
         record["trustworthiness"] = _trustworthiness_or_nan(X_test, E_test, n_neighbors)
-    with _timed(record, "ch_dbscan"):
-        clusters = metrics.calinski_harabasz_dbscan(E_test, min_samples=min_samples)
-        record.update(
-            ch_dbscan=clusters.score,
-            dbscan_clusters=clusters.n_clusters,
-            dbscan_eps=clusters.eps,
-            dbscan_noise_fraction=clusters.noise_fraction,
-        )
-    with _timed(record, "ch_dbscan_eps_range"):
-        # Sensitivity of DBSCAN's unspecified eps: the rule's eps scaled down and up.
-        for factor in DBSCAN_EPS_FACTORS:
-            if clusters.eps > 0:
-                scaled = metrics.calinski_harabasz_dbscan(E_test, eps=factor * clusters.eps, min_samples=min_samples)
-                score, found = scaled.score, scaled.n_clusters
-            else:
-                score, found = float("nan"), 0
-            record[dbscan_eps_column("ch_dbscan", factor)] = score
-            record[dbscan_eps_column("dbscan_clusters", factor)] = found
+    # DBSCAN runs at the rule's eps and at every scaled eps, and each run that finds fewer than two
+    # clusters warns; their warnings are gathered here and said once (_warn_dbscan_undefined).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", metrics.UndefinedMetricWarning)
+        with _timed(record, "ch_dbscan"):
+            clusters = metrics.calinski_harabasz_dbscan(E_test, min_samples=min_samples)
+            record.update(
+                ch_dbscan=clusters.score,
+                dbscan_clusters=clusters.n_clusters,
+                dbscan_eps=clusters.eps,
+                dbscan_noise_fraction=clusters.noise_fraction,
+            )
+        with _timed(record, "ch_dbscan_eps_range"):
+            # Sensitivity of DBSCAN's unspecified eps: the rule's eps scaled down and up.
+            for factor in DBSCAN_EPS_FACTORS:
+                if clusters.eps > 0:
+                    scaled = metrics.calinski_harabasz_dbscan(E_test, eps=factor * clusters.eps,
+                                                              min_samples=min_samples)
+                    score, found = scaled.score, scaled.n_clusters
+                else:
+                    score, found = float("nan"), 0
+                record[dbscan_eps_column("ch_dbscan", factor)] = score
+                record[dbscan_eps_column("dbscan_clusters", factor)] = found
+    _warn_dbscan_undefined(caught, record, E_test.shape[0])
     with _timed(record, "ch_sparsity"):
         groups = metrics.calinski_harabasz_sparsity(E_test, X_test, n_bins=n_sparsity_bins)
         record.update(ch_sparsity=groups.score, sparsity_groups=groups.n_groups)
     with _timed(record, "code_sparsity"):
         record.update(code_sparsity_fields(E_test))
+
+
+def _warn_dbscan_undefined(caught: list, record: dict, n_test: int) -> None:
+    """Pass on the warnings ``caught`` around the DBSCAN fields of ``record``, those of an undefined CH as one.
+
+    With a positive eps, DBSCAN's only undefined case is fewer than two clusters (or one per
+    point), which each of the five eps hits alike on a one-cluster embedding: one warning names
+    the eps multiples and cluster counts instead. A knee at 0 (DBSCAN not run) warns once by
+    itself and is passed on as it is, as is any other warning.
+    """
+    summarised = record["dbscan_eps"] > 0
+    undefined = [w for w in caught if summarised and issubclass(w.category, metrics.UndefinedMetricWarning)]
+    for w in caught:
+        if not any(w is u for u in undefined):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    if undefined:
+        factors = [factor for factor, field in dbscan_eps_columns("ch_dbscan").items() if np.isnan(record[field])]
+        found = [record[dbscan_eps_column("dbscan_clusters", factor)] for factor in factors]
+        warnings.warn(
+            f"Calinski-Harabasz score is undefined for the DBSCAN clusters (noise excluded) at eps "
+            f"{', '.join(f'x{factor:g}' for factor in factors)} of the rule's eps={record['dbscan_eps']:.4g}: "
+            f"it needs between 2 and n_samples - 1 clusters, got {', '.join(map(str, found))} cluster(s) "
+            f"among {n_test} test samples; recorded as NaN.",
+            metrics.UndefinedMetricWarning,
+            stacklevel=4,
+        )
 
 
 def code_sparsity_fields(E) -> dict:
@@ -317,19 +350,25 @@ class _AutoencoderAdapter:
         return apply_in_batches(self.model, X, lambda m, x: torch.sigmoid(m(x)))
 
 
-def downstream_scores(inputs_train, inputs_test, targets_train, targets_test, kind: str) -> dict:
+def downstream_scores(inputs_train, inputs_test, targets_train, targets_test, kind: str, *,
+                      standardise: bool = True) -> dict:
     """The downstream metrics of Section 4.3.3 as record fields.
 
     ``inputs_*`` are embeddings, or raw inputs for the no-autoencoder reference. ``kind`` is
     ``"regression"`` (one ``r2_<column>`` per target column) or ``"classification"`` (one
-    ``ap_label_<label>`` per label, and their mean ``ap_label_mean``).
+    ``ap_label_<label>`` per label, and their mean ``ap_label_mean``). ``standardise`` is passed
+    to :func:`spae_core.metrics.downstream_classification` (True for embeddings, as the runs
+    record them); the regression is ordinary least squares, which does not depend on the scale
+    of the inputs, so it is the same either way.
     """
     if kind == "regression":
         return {f"r2_{column}": metrics.downstream_regression(inputs_train, targets_train[column].to_numpy(),
-                                                               inputs_test, targets_test[column].to_numpy())
+                                                               inputs_test, targets_test[column].to_numpy(),
+                                                               standardise=standardise)
                 for column in targets_train.columns}
     if kind == "classification":
-        scores = metrics.downstream_classification(inputs_train, targets_train, inputs_test, targets_test)
+        scores = metrics.downstream_classification(inputs_train, targets_train, inputs_test, targets_test,
+                                                   standardise=standardise)
         fields = {f"ap_label_{label}": score for label, score in scores.items()}
         finite = [v for v in scores.values() if np.isfinite(v)]
         fields["ap_label_mean"] = float(np.mean(finite)) if finite else float("nan")

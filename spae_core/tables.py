@@ -82,8 +82,9 @@ def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.D
         One metric (rows are datasets) or several (rows are dataset x metric).
     digits : int
     reference : DataFrame, optional
-        Extra column of single numbers with ``dataset``, ``metric`` and one value column (e.g.
-        :func:`spae_core.baselines.raw_input_downstream`), shown after the losses.
+        Single numbers with ``dataset``, ``metric`` and one or more value columns (e.g.
+        :func:`spae_core.baselines.raw_input_downstream`: ``raw_input``, the 0/1 inputs as they
+        are, and ``raw_input_standardised``), each shown after the losses under its name in words.
     compare : str or sequence of str, default="loss"
         The summary column(s) whose values are the table's columns, e.g. ``("loss", "beta")`` for
         a summary by ``("dataset", "loss", "beta")``; the column axis keeps the name ``loss``.
@@ -103,12 +104,21 @@ def metric_table(summary: pd.DataFrame, metric, digits: int = 3, reference: pd.D
     table = cells.pivot_table(index=index, columns="_heading", values="cell", aggfunc="first", sort=False)
     table = table.reindex(columns=list(dict.fromkeys(rows["_heading"])))
     if reference is not None:
-        value = [c for c in reference.columns if c not in ("dataset", "metric")][0]
-        ref = reference[reference["metric"].isin(metrics)].set_index(index)[value]
-        table[value.replace("_", " ")] = ref.reindex(table.index).map(lambda v: f"{v:.{digits}f}")
+        ref = reference[reference["metric"].isin(metrics)].set_index(index)
+        for value in _reference_columns(reference):
+            table[value.replace("_", " ")] = ref[value].reindex(table.index).map(lambda v: f"{v:.{digits}f}")
     # The corner says what the cells are: the metric (one) or "loss" (several, named by the rows).
     table.columns.name = _seeds_heading(words(metrics[0]) if len(metrics) == 1 else "loss", seeds, rows["n"])
     return table
+
+
+def _reference_columns(reference: pd.DataFrame) -> list[str]:
+    """The value columns of a ``reference`` frame (all but ``dataset`` and ``metric``), at least one."""
+    values = [c for c in reference.columns if c not in ("dataset", "metric")]
+    if not values or not {"dataset", "metric"} <= set(reference.columns):
+        raise ValueError(f"reference needs the columns dataset, metric and at least one value column, "
+                         f"got {list(reference.columns)}.")
+    return values
 
 
 def _interval_cell(mean: str, interval: str, n: int, seeds: int) -> str:
@@ -440,7 +450,9 @@ def baseline_table(records: pd.DataFrame, baselines: pd.DataFrame, metrics, refe
     metrics : sequence of str
         Record columns to compare.
     reference : DataFrame, optional
-        :func:`spae_core.baselines.raw_input_downstream` (``dataset``, ``metric``, ``raw_input``).
+        :func:`spae_core.baselines.raw_input_downstream` (``dataset``, ``metric`` and its value
+        columns ``raw_input``, ``raw_input_standardised``), one column each, named in words
+        (``raw input``, ``raw input standardised``); they count as baselines in ``outcome``.
     losses : sequence of str
         The autoencoder losses whose best (highest mean over seeds) represents the paper's method.
     peer : str
@@ -450,7 +462,7 @@ def baseline_table(records: pd.DataFrame, baselines: pd.DataFrame, metrics, refe
     -------
     DataFrame
         Index (dataset, metric); ``autoencoder`` (best of ``losses``: name, mean, 95% interval),
-        ``peer``, one column per baseline and ``raw input``, and ``outcome``: *autoencoder ahead*
+        ``peer``, one column per baseline and per value column of ``reference``, and ``outcome``: *autoencoder ahead*
         when the best baseline is below the autoencoder's interval, *baseline ahead* when above
         it, *within interval* otherwise, *no baseline* where no baseline defines the metric.
     """
@@ -476,8 +488,9 @@ def baseline_table(records: pd.DataFrame, baselines: pd.DataFrame, metrics, refe
                 if metric in baselines.columns else pd.Series(dtype=float)
             values[model] = float(value.iloc[0]) if len(value) else float("nan")
         if reference is not None:
-            value = reference.loc[(reference["dataset"] == dataset) & (reference["metric"] == metric), "raw_input"]
-            values["raw input"] = float(value.iloc[0]) if len(value) else float("nan")
+            here = reference[(reference["dataset"] == dataset) & (reference["metric"] == metric)]
+            for column in _reference_columns(reference):
+                values[column.replace("_", " ")] = float(here[column].iloc[0]) if len(here) else float("nan")
         for name, value in values.items():
             row[name] = MISSING if pd.isna(value) else f"{value:.{digits}f}"
         finite = [v for v in values.values() if pd.notna(v)]

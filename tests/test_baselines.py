@@ -223,3 +223,48 @@ def test_store_reads_back_without_recomputation(tmp_path, cache_dir, monkeypatch
 def test_baseline_records_rejects_unknown_baselines(tmp_path):
     with pytest.raises(ValueError, match="unknown baselines"):
         baseline_records(["thyroid"], tmp_path, baselines=("pca50", "lda"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Downstream models on the raw inputs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_raw_input_downstream_fits_the_raw_inputs_as_they_are_and_standardised(cache_dir):
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.metrics import r2_score
+    from sklearn.preprocessing import StandardScaler
+
+    from spae_core.baselines import raw_input_downstream
+    from spae_core.datasets import load
+    from spae_core.experiments import subsample_rows
+
+    frame = raw_input_downstream(["thyroid", "omdb_metadata"], cache_dir=cache_dir, **TINY_GRID)
+    assert list(frame.columns) == ["dataset", "metric", "raw_input", "raw_input_standardised"]
+    frame = frame.set_index(["dataset", "metric"])
+    split = subsample_rows(load("thyroid", cache_dir=cache_dir), 300, 0).split(seed=0)
+    X_train, X_test = split.train.X, split.test.X
+    scaler = StandardScaler(with_mean=False).fit(X_train)
+    fitted = 0
+    for label in split.train.targets.columns:
+        y_train, y_test = split.train.targets[label].to_numpy(), split.test.targets[label].to_numpy()
+        if np.unique(y_train).size < 2 or not y_test.any():
+            assert frame.loc[("thyroid", f"ap_label_{label}")].isna().all()
+            continue
+        plain = LogisticRegression(C=1.0, max_iter=1000).fit(X_train, y_train)
+        scaled = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(X_train), y_train)
+        row = frame.loc[("thyroid", f"ap_label_{label}")]
+        assert row["raw_input"] == pytest.approx(
+            average_precision_score(y_test, plain.predict_proba(X_test)[:, 1]), abs=1e-12)
+        assert row["raw_input_standardised"] == pytest.approx(
+            average_precision_score(y_test, scaled.predict_proba(scaler.transform(X_test))[:, 1]), abs=1e-12)
+        fitted += 1
+    assert fitted >= 2
+    # Least squares does not depend on the inputs' scale: one number in both columns.
+    omdb = subsample_rows(load("omdb_metadata", cache_dir=cache_dir), 300, 0).split(seed=0)
+    rating_train, rating_test = (omdb.train.targets["imdb_rating"].to_numpy(),
+                                 omdb.test.targets["imdb_rating"].to_numpy())
+    expected = r2_score(rating_test, LinearRegression().fit(omdb.train.X, rating_train).predict(omdb.test.X))
+    row = frame.loc[("omdb_metadata", "r2_imdb_rating")]
+    assert row["raw_input"] == pytest.approx(expected, abs=1e-9)
+    assert row["raw_input_standardised"] == row["raw_input"]

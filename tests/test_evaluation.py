@@ -8,7 +8,7 @@ import pytest
 
 from spae_core import SparseAutoencoder, metrics
 from spae_core.datasets.dataset import BinaryDataset
-from spae_core.evaluation import evaluate, training_rates
+from spae_core.evaluation import dbscan_eps_columns, evaluate, training_rates
 
 from conftest import clustered_binary
 
@@ -133,3 +133,47 @@ def test_without_embedding_only_the_reconstruction_fields_equal_to_the_full_reco
     assert {k: only[k] for k in fields} == {k: full[k] for k in fields}
     counts = split.train.X.toarray().astype(np.float64).sum(axis=0)
     np.testing.assert_array_equal(training_rates(split.train.X), (counts + 1) / (split.train.X.shape[0] + 2))
+
+
+class _GridEmbedding:
+    """Embeds the i-th row at point (i mod 10, i div 10) of a unit grid, whatever the row holds.
+
+    DBSCAN's rule puts eps at the grid's 5-distance, 1: at eps x1, x1.5 and x2 the grid is one
+    cluster, at x0.5 and x0.75 every point is noise, so the CH score is undefined at all five eps.
+    """
+
+    def transform(self, X):
+        i = np.arange(X.shape[0])
+        return np.column_stack([i % 10, i // 10]).astype(np.float64)
+
+    def predict_proba(self, X):
+        return np.full(X.shape, 0.25)
+
+
+def test_dbscan_undefined_at_every_eps_warns_once_per_evaluate():
+    split = _dataset(None, "none").split(seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = evaluate(_GridEmbedding(), split)
+    assert [record[c] for c in dbscan_eps_columns("dbscan_clusters").values()] == [0, 0, 1, 1, 1]
+    assert all(np.isnan(record[c]) for c in dbscan_eps_columns("ch_dbscan").values())
+    calinski = [str(w.message) for w in caught
+                if issubclass(w.category, metrics.UndefinedMetricWarning) and "Calinski-Harabasz" in str(w.message)]
+    assert len(calinski) == 1  # five DBSCAN runs, one warning that names them all
+    n_test = split.test.X.shape[0]
+    assert "at eps x0.5, x0.75, x1, x1.5, x2 of the rule's eps=1:" in calinski[0]
+    assert f"got 0, 0, 1, 1, 1 cluster(s) among {n_test} test samples" in calinski[0]
+
+
+def test_dbscan_knee_at_zero_warns_once_as_it_is():
+    class Collapsed(_GridEmbedding):
+        def transform(self, X):
+            return np.zeros((X.shape[0], 2))
+
+    split = _dataset(None, "none").split(seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = evaluate(Collapsed(), split)
+    assert record["dbscan_eps"] == 0 and np.isnan(record["ch_dbscan"])
+    dbscan = [str(w.message) for w in caught if "DBSCAN" in str(w.message)]
+    assert len(dbscan) == 1 and "k-distance knee is 0" in dbscan[0]

@@ -580,6 +580,47 @@ def test_downstream_classification_accepts_sparse_raw_inputs_and_arrays(rng):
     assert all(0.0 <= ap <= 1.0 for ap in result.values())
 
 
+def _rare_noise_problem(seed: int = 0):
+    """5 common 0/1 columns that carry the label and 300 rare (1%) 0/1 columns of noise.
+
+    Standardising multiplies each rare column by about 10 (1 / sqrt(0.01)), so the L2 penalty
+    leaves the noise nearly unpenalised and the standardised model overfits it.
+    """
+    rng = np.random.default_rng(seed)
+    X = np.hstack([rng.random((600, 5)) < 0.3, rng.random((600, 300)) < 0.01]).astype(np.float64)
+    y = (rng.random(600) < 1.0 / (1.0 + np.exp(3.0 - 2.0 * X[:, :5].sum(axis=1)))).astype(int)
+    return sp.csr_array(X[:300]), y[:300], sp.csr_array(X[300:]), y[300:]
+
+
+def test_downstream_classification_can_fit_raw_inputs_as_they_are():
+    X_train, y_train, X_test, y_test = _rare_noise_problem()
+    as_is = metrics.downstream_classification(X_train, y_train, X_test, y_test, standardise=False)[0]
+    standardised = metrics.downstream_classification(X_train, y_train, X_test, y_test)[0]
+    plain = LogisticRegression(C=1.0, max_iter=1000).fit(X_train, y_train)
+    assert as_is == pytest.approx(average_precision_score(y_test, plain.predict_proba(X_test)[:, 1]), abs=1e-12)
+    scaler = StandardScaler(with_mean=False).fit(X_train)
+    scaled = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(X_train), y_train)
+    expected = average_precision_score(y_test, scaled.predict_proba(scaler.transform(X_test))[:, 1])
+    assert standardised == pytest.approx(expected, abs=1e-12)
+    assert as_is > standardised + 0.05  # the handicap the default would put on a raw-input baseline
+
+
+def test_downstream_standardise_choice_is_validated_and_ridge_only_for_regression(rng):
+    X_train, y_train, X_test, y_test = _rare_noise_problem()
+    for bad in ("no", 0, None):
+        with pytest.raises(ValueError, match="standardise must be True or False"):
+            metrics.downstream_classification(X_train, y_train, X_test, y_test, standardise=bad)
+        with pytest.raises(ValueError, match="standardise must be True or False"):
+            metrics.downstream_regression(X_train, y_train * 1.0, X_test, y_test * 1.0, standardise=bad)
+    E = rng.normal(size=(100, 3)) * [1.0, 50.0, 0.1]
+    y = E @ [1.0, 0.02, 5.0] + rng.normal(size=100)
+    ols = [metrics.downstream_regression(E[:80], y[:80], E[80:], y[80:], standardise=s) for s in (True, False)]
+    assert ols[0] == pytest.approx(ols[1], abs=1e-10)  # least squares does not depend on the scale
+    ridge = Ridge(alpha=3.0).fit(E[:80], y[:80])
+    assert metrics.downstream_regression(E[:80], y[:80], E[80:], y[80:], alpha=3.0, standardise=False) == \
+        pytest.approx(r2_score(y[80:], ridge.predict(E[80:])), abs=1e-12)
+
+
 def test_downstream_classification_undefined_labels_warn(rng):
     E = rng.normal(size=(20, 2))
     Y = np.zeros((20, 2), dtype=int)

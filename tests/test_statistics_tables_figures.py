@@ -98,6 +98,8 @@ def test_metric_table_cells():
     both = metric_table(summary, ["ap_macro", "trustworthiness"], reference=reference)
     assert both.columns.name.startswith("loss: ")  # several metrics: named by the rows
     assert both.loc[("d1", "ap_macro"), "raw input"] == "0.250"
+    two = metric_table(summary, "ap_macro", reference=reference.assign(raw_input_standardised=[0.125, 0.75]))
+    assert two.loc["d2", ["raw input", "raw input standardised"]].tolist() == ["0.500", "0.750"]
     with pytest.raises(ValueError, match="No metric"):
         metric_table(summary, "r2")
 
@@ -329,6 +331,18 @@ def test_baseline_table_outcomes():
     assert table.loc[("d", "trustworthiness"), "outcome"] == "baseline ahead"  # 0.95 > 0.9 (zero-width interval)
     assert table.loc[("d", "trustworthiness"), "ease"] == "n/a"
     assert table.loc[("d", "ap_macro"), "multinomial"].startswith("0.710")
+    # Both raw-input variants are shown, named in words, and each counts as a baseline.
+    reference = pd.DataFrame({"dataset": ["d"], "metric": ["ap_macro"], "raw_input": [0.65],
+                              "raw_input_standardised": [0.25]})
+    table = baseline_table(records, baselines, ["ap_macro", "trustworthiness"], reference=reference)
+    assert table.loc[("d", "ap_macro"), ["raw input", "raw input standardised"]].tolist() == ["0.650", "0.250"]
+    assert table.loc[("d", "ap_macro"), "outcome"] == "baseline ahead"  # 0.65 > interval of focal
+    assert table.loc[("d", "trustworthiness"), "raw input standardised"] == "n/a"
+    swapped = reference.rename(columns={"raw_input": "raw_input_standardised", "raw_input_standardised": "raw_input"})
+    table = baseline_table(records, baselines, ["ap_macro"], reference=swapped)
+    assert table.loc[("d", "ap_macro"), "outcome"] == "baseline ahead"
+    with pytest.raises(ValueError, match="at least one value column"):
+        baseline_table(records, baselines, ["ap_macro"], reference=reference[["dataset", "metric"]])
 
 
 def test_a_lone_defined_loss_is_not_separated_and_not_a_verdict():
