@@ -111,14 +111,15 @@ class Comparison:
         return self
 
     def describe(self) -> str:
-        """What is run, in two lines: the grid's size and its training settings."""
+        """What is run, in four short lines: the grid's size, its losses, its rows and its training settings."""
         preset, specs = self.preset, self.specs()
         spec = specs[0]
         rows = "all rows" if spec.max_rows is None else f"at most {spec.max_rows:,} rows (a seeded random subset)"
-        return (f"{len(specs)} runs: {self.dataset} x {len(self.losses)} losses ({', '.join(self.losses)}) x "
-                f"{len(preset.seeds)} seeds, preset {preset.name!r}\n"
-                f"{rows}; learning rate {spec.learning_rate:g}, batch size {spec.batch_size}, at most "
-                f"{spec.max_epochs} epochs, early stopping after {spec.patience} epochs without improvement")
+        return (f"{len(specs)} runs: {self.dataset} x {len(self.losses)} losses x {len(preset.seeds)} seeds "
+                f"(preset {preset.name!r})\n"
+                f"losses: {', '.join(self.losses)}\n"
+                f"{rows}; learning rate {spec.learning_rate:g}, batch size {spec.batch_size},\n"
+                f"at most {spec.max_epochs} epochs, early stopping after {spec.patience} epochs without improvement")
 
 
 def prepare_comparison(dataset, directory, preset: str | Preset = "ci", source: str | os.PathLike | None = None

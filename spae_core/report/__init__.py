@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -77,14 +78,36 @@ def _execute(comparison, source: Path, executed: Path) -> None:
     previous = os.environ.get("SPAE_TRAINING")
     os.environ["SPAE_TRAINING"] = "off"
     try:
-        papermill.execute_notebook(str(source), str(executed), parameters={"comparison_dir": str(comparison.directory)},
-                                   kernel_name="python3", cwd=str(source.parent), progress_bar=False,
-                                   log_output=False)
+        with _stderr_to(source.parent / "execute.log"):
+            papermill.execute_notebook(str(source), str(executed),
+                                       parameters={"comparison_dir": str(comparison.directory)},
+                                       kernel_name="python3", cwd=str(source.parent), progress_bar=False,
+                                       log_output=False)
+    except papermill.PapermillExecutionError as error:
+        raise RuntimeError(f"the report's notebook failed in cell {error.exec_count} ({error.ename}: "
+                           f"{error.evalue}); the executed notebook is {executed}.") from error
     finally:
         if previous is None:
             os.environ.pop("SPAE_TRAINING", None)
         else:
             os.environ["SPAE_TRAINING"] = previous
+
+
+@contextmanager
+def _stderr_to(log: Path):
+    """Send file descriptor 2 to ``log`` meanwhile: the notebook kernel inherits it and logs its start
+    and shutdown there (transport notices, "KeyboardInterrupt caught in kernel"), which is no
+    news to a reader of the command's output."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "w", encoding="utf-8") as handle:
+        os.dup2(handle.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def render_report(comparison, progress: bool = True) -> Path:
