@@ -45,3 +45,18 @@ def test_environment_python_matches_requires_python():
     python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=3.11" and python == "python=3.11"
+
+
+def test_the_readme_opens_with_the_command_line_and_a_cuda_install_of_the_pinned_torch():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    first_screen = "\n".join(lines[:70])
+    assert "spae compare" in first_screen and "spae fit" in first_screen
+    torch_pin = _pyproject_pins()["torch"]
+    cuda = [line for line in lines if "download.pytorch.org/whl/cu" in line]
+    assert cuda, "the README says how to install a CUDA build of torch"
+    assert all(f"torch=={torch_pin} " in line for line in cuda), "the CUDA install names the pinned torch version"
+
+
+def test_the_spae_command_is_a_console_script_of_the_package():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"spae": "spae_core.cli:main"}
