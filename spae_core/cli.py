@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -74,8 +75,10 @@ def _read(args) -> object:
     path = Path(args.data)
     if not path.is_file():
         raise _BadInput(f"{path}: no such file")
+    # The name becomes a directory and the runs' names: the file's stem with other characters as "_".
+    name = args.name or re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem).lstrip("._-")[:64] or "data"
     dataset = read_data(path, format=args.format, header=args.header, delimiter=args.delimiter, na=args.na,
-                        id_column=args.id_column, name=args.name, labels=args.labels, label_column=args.label_column,
+                        id_column=args.id_column, name=name, labels=args.labels, label_column=args.label_column,
                         label_id_column=args.label_id_column, task=args.task)
     kind = "counts" if type(dataset).__name__ == "CountDataset" else "0/1"
     n, d = dataset.shape
