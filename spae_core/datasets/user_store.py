@@ -54,7 +54,7 @@ def check_user_dataset_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(
             f"dataset name {name!r} cannot name a saved dataset: use 1-64 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit (e.g. name='grants'; `spae --name grants`)."
+            "starting with a letter or digit (e.g. name='grants', or --name grants on the command line)."
         )
     return name
 
