@@ -68,8 +68,13 @@ def _data_options(parser: argparse.ArgumentParser) -> None:
                         help="what the label is (default: text or 0/1 labels are classes, other numbers regression)")
 
 
-def _read(args) -> object:
-    """The dataset named by ``args.data``, read with the options of :func:`_data_options`; says what it assumed."""
+def _read(args, kind: str = "auto") -> object:
+    """The dataset named by ``args.data``, read with the options of :func:`_data_options`; says what it assumed.
+
+    ``kind``: ``"binary"`` or ``"counts"`` where a model's loss decides what the entries must be
+    (so counts given to a 0/1 loss are refused naming the first offending cell), ``"auto"`` for
+    ``compare`` (0/1 entries run the binary losses, counts the count losses).
+    """
     from .datasets import read_data
 
     path = Path(args.data)
@@ -77,7 +82,7 @@ def _read(args) -> object:
         raise _BadInput(f"{path}: no such file")
     # The name becomes a directory and the runs' names: the file's stem with other characters as "_".
     name = args.name or re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem).lstrip("._-")[:64] or "data"
-    dataset = read_data(path, format=args.format, header=args.header, delimiter=args.delimiter, na=args.na,
+    dataset = read_data(path, format=args.format, kind=kind, header=args.header, delimiter=args.delimiter, na=args.na,
                         id_column=args.id_column, name=name, labels=args.labels, label_column=args.label_column,
                         label_id_column=args.label_id_column, task=args.task)
     kind = "counts" if type(dataset).__name__ == "CountDataset" else "0/1"
@@ -126,10 +131,20 @@ def _split_option(parser: argparse.ArgumentParser) -> None:
                              "and evaluate)")
 
 
+def _kind(loss) -> str:
+    """What a model with ``loss`` takes: ``"counts"`` for a count loss, else ``"binary"``."""
+    from .losses import is_count_loss
+
+    return "counts" if is_count_loss(str(loss).lower()) else "binary"
+
+
 def _fit(args) -> int:
     from .estimator import SparseAutoencoder
+    from .losses import loss_names
 
-    dataset = _read(args)
+    if args.loss.lower() not in loss_names():
+        raise _BadInput(f"unknown loss {args.loss!r}; choose one of {', '.join(loss_names())}")
+    dataset = _read(args, _kind(args.loss))
     split = _split(dataset, args)
     estimator = SparseAutoencoder(loss=args.loss, latent_dim=args.latent_dim, hidden_dims=tuple(args.hidden_dims),
                                   beta=args.beta, learning_rate=args.learning_rate, batch_size=args.batch_size,
@@ -175,7 +190,7 @@ def _write_matrix(values: np.ndarray, path: Path, row_ids, columns) -> None:
 def _embed(args) -> int:
     estimator = _load_model(args.model)
     output = _check_output(args.output)
-    dataset = _read(args)
+    dataset = _read(args, _kind(estimator.loss))
     codes = estimator.transform(dataset.X)
     _write_matrix(codes, output, dataset.row_ids, [f"z{k}" for k in range(codes.shape[1])])
     _say(f"wrote the {codes.shape[1]}-dimensional codes of {codes.shape[0]:,} rows to {output}")
@@ -187,7 +202,7 @@ def _reconstruct(args) -> int:
 
     estimator = _load_model(args.model)
     output = _check_output(args.output)
-    dataset = _read(args)
+    dataset = _read(args, _kind(estimator.loss))
     counts = is_count_loss(estimator.loss)
     values = estimator.predict_mean(dataset.X) if counts else estimator.predict_proba(dataset.X)
     _write_matrix(values, output, dataset.row_ids, dataset.feature_names)
@@ -201,7 +216,7 @@ def _evaluate(args) -> int:
     from .losses import is_count_loss
 
     estimator = _load_model(args.model)
-    dataset = _read(args)
+    dataset = _read(args, _kind(estimator.loss))
     split = _split(dataset, args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -57,7 +57,7 @@ def test_bad_input_ends_with_one_line_and_exit_status_2(files, tmp_path):
     (["compare", "{data}", "--labels", "{short}", "-o", "{out}/cmp"], "rows"),
 ])
 def test_each_kind_of_bad_input_is_one_line_naming_it(files, tmp_path, capsys, argv, expected):
-    (tmp_path / "bad.csv").write_text("a,b\n0,1\n2,0\n")
+    (tmp_path / "bad.csv").write_text("a,b\n" + "0,1\n" * 30 + "2,0\n")
     (tmp_path / "short.csv").write_text("group\nalpha\nbeta\n")
     (tmp_path / "corrupt.pt").write_bytes(b"not a model")
     values = {"data": files / "data.csv", "bad": tmp_path / "bad.csv", "out": tmp_path, "short": tmp_path / "short.csv",
