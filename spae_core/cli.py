@@ -188,8 +188,8 @@ def _write_matrix(values: np.ndarray, path: Path, row_ids, columns) -> None:
 
 
 def _embed(args) -> int:
-    estimator = _load_model(args.model)
     output = _check_output(args.output)
+    estimator = _load_model(args.model)
     dataset = _read(args, _kind(estimator.loss))
     codes = estimator.transform(dataset.X)
     _write_matrix(codes, output, dataset.row_ids, [f"z{k}" for k in range(codes.shape[1])])
@@ -200,8 +200,8 @@ def _embed(args) -> int:
 def _reconstruct(args) -> int:
     from .losses import is_count_loss
 
-    estimator = _load_model(args.model)
     output = _check_output(args.output)
+    estimator = _load_model(args.model)
     dataset = _read(args, _kind(estimator.loss))
     counts = is_count_loss(estimator.loss)
     values = estimator.predict_mean(dataset.X) if counts else estimator.predict_proba(dataset.X)
