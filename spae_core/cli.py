@@ -333,7 +333,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def main(argv=None) -> int:
     """Run the ``spae`` command with ``argv`` (default: the process's arguments); return its exit status."""
     args = _parser().parse_args(argv)
-    warnings.formatwarning = _one_line_warning
+    default_format, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:
         return _COMMANDS[args.command](args)
     except (_BadInput, ValueError, FileNotFoundError, IsADirectoryError, PermissionError, ImportError) as error:
@@ -346,6 +346,8 @@ def main(argv=None) -> int:
         hint = " (run the same command again: finished runs are kept)" if args.command == "compare" else ""
         _say(f"spae {args.command}: interrupted{hint}")
         return 130
+    finally:
+        warnings.formatwarning = default_format
 
 
 def _one_line(error: BaseException) -> str:
