@@ -470,3 +470,15 @@ def test_evaluate_refuses_string_labels_before_any_metric(monkeypatch):
     with pytest.raises(ValueError, match=r"target column 'diagnosis'"):
         evaluation.evaluate(Model(), split)
     assert calls == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_ids_and_labels_are_kept_as_written_on_both_parsers(tmp_path, engine):
+    # "NA" is a missing feature cell, but an id as written; a label "NA" is a missing label.
+    path = _write(tmp_path, "id,a,b,y\nNA,1,0,x\nnull,0,1,z\nn3,1,1,NA\n")
+    with pytest.raises(ValueError, match=r"label 'y' is missing for 1 row\(s\) \(row ids n3\)"):
+        datasets.load_binary_csv(path, id_column="id", label_column="y", engine=engine)
+    kept = datasets.load_binary_csv(path, id_column="id", label_column="y", na="drop-rows", engine=engine)
+    assert list(kept.row_ids) == ["NA", "null"] and kept.provenance["na_rows_dropped_first_lines"] == [4]
+    np.testing.assert_array_equal(kept.X.toarray(), [[1, 0], [0, 1]])
+    assert list(kept.targets["y=z"]) == [0, 1]

@@ -41,7 +41,9 @@ DELIMITER_CANDIDATES = (",", ";", "\t", "|")
 NA_POLICIES = ("error", "zero", "drop-rows")
 
 _SNIFF_LINES = 20
-_CHUNK_CELLS = 4_000_000  # cells per pandas chunk: bounds the dense float64 block to ~32 MB
+# Cells per pandas chunk: bounds the dense float64 block to ~128 MB. Each chunk builds one pandas
+# column per feature, so fewer, larger chunks of a wide file cost less.
+_CHUNK_CELLS = 16_000_000
 _FIRST_FEW = 5
 _NA, _BAD = "missing", "not a number"
 
@@ -167,7 +169,9 @@ def read_csv_table(
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not UTF-8 text (byte {error.start} cannot be decoded); save it as UTF-8.") from None
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {error.start} cannot be decoded); save it as UTF-8."
+        ) from None
     if not text.strip():
         raise ValueError(f"{path} is empty; expected one line per sample.")
     delimiter, delimiter_note = _delimiter(text, delimiter, path)
@@ -190,8 +194,13 @@ def read_csv_table(
     start_line = header_lines if header else 0
     data = _data_bytes(raw, start_line)
     fast = engine == "auto" and _fast_path_applies(raw, data, delimiter)
-    parsed = _fast_parse(layout, data, delimiter, start_line) if fast else _reference_parse(layout, text, delimiter,
-                                                                                            start_line)
+    if fast:
+        try:
+            parsed = _fast_parse(layout, data, delimiter, start_line)
+        except _FastPathUnsuitable:
+            fast = False
+    if not fast:
+        parsed = _reference_parse(layout, text, delimiter, start_line)
     facts = {"header": header_note, "delimiter": delimiter_note,
              "parser": "pandas C parser" if fast else "csv module (reference parser)"}
     if had_bom:
@@ -417,32 +426,61 @@ def _column(block: np.ndarray, position: int | None):
 
 def _fast_parse(layout: _Layout, data: bytes, delimiter: str, start_line: int) -> _Parsed:
     """Field counts checked on the raw bytes, then pandas' C parser in chunks of rows."""
+    if not data:
+        return _Parsed()
+    if not _fields_add_up(data, delimiter, layout.n_columns):
+        _raise_first_wrong_line(layout, data, delimiter, start_line)
+        raise _FastPathUnsuitable  # the byte counts and the line counts disagree: let the csv module decide
+    text_columns = [p for p in (layout.id_position, layout.label_position) if p is not None]
+    # Exact spellings go to pandas; others (odd case, spaces) come back as text and are read by
+    # cell_value. The id and label columns are kept as written, as the reference parser keeps them.
+    na_spellings = sorted({s for t in NA_TOKENS for s in (t, t.upper(), t.title())})
+    chunks = pd.read_csv(
+        io.BytesIO(data), sep=delimiter, header=None, names=list(range(layout.n_columns)), index_col=False,
+        engine="c", dtype={p: str for p in text_columns}, keep_default_na=False,
+        na_values={p: na_spellings for p in layout.feature_positions},
+        true_values=_spellings(layout.words[0]), false_values=_spellings(layout.words[1]),
+        skip_blank_lines=False, quoting=csv.QUOTE_NONE, encoding="utf-8", low_memory=False,
+        chunksize=max(1, _CHUNK_CELLS // layout.n_columns),
+    )
+    parsed = _Parsed()
+    first_line = start_line + 1
+    try:
+        for chunk in chunks:
+            lines = np.arange(first_line, first_line + len(chunk))
+            first_line += len(chunk)
+            values, missing = _chunk_values(layout, chunk, lines)
+            parsed.add_block(layout, values, missing, lines, _frame_column(chunk, layout.id_position),
+                             _frame_column(chunk, layout.label_position))
+    except pd.errors.ParserError:
+        # A line with too many fields, balanced by one with too few: find the first of them.
+        _raise_first_wrong_line(layout, data, delimiter, start_line)
+        raise _FastPathUnsuitable from None  # pandas refused the file for another reason
+    return parsed
+
+
+class _FastPathUnsuitable(Exception):
+    """The fast parser cannot read this file; the reference parser will (or will say why not)."""
+
+
+def _fields_add_up(data: bytes, delimiter: str, n_columns: int) -> bool:
+    """Whether the data have as many delimiters as their lines need, and no empty line.
+
+    Cheap (byte counts) and sufficient together with pandas' error on a line with too many
+    fields: if no line has too many and the total is right, no line has too few.
+    """
+    n_lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    empty_line = data.startswith((b"\n", b"\r\n")) or b"\n\n" in data or b"\n\r\n" in data
+    return not empty_line and data.count(delimiter.encode("utf-8")) == n_lines * (n_columns - 1)
+
+
+def _raise_first_wrong_line(layout: _Layout, data: bytes, delimiter: str, start_line: int):
+    """Raise the error of the first line with the wrong number of fields, if there is one."""
     counts = _line_field_counts(data, delimiter)
     wrong = np.flatnonzero(counts != layout.n_columns)
     if len(wrong):
         first = int(wrong[0])
         raise _wrong_field_count(layout.path, start_line + first + 1, layout.n_columns, int(counts[first]))
-    parsed = _Parsed()
-    if not len(counts):
-        return parsed
-    text_columns = [p for p in (layout.id_position, layout.label_position) if p is not None]
-    # Exact spellings go to pandas; others (odd case, spaces) come back as text and are read by cell_value.
-    na_spellings = sorted({s for t in NA_TOKENS for s in (t, t.upper(), t.title())})
-    chunks = pd.read_csv(
-        io.BytesIO(data), sep=delimiter, header=None, names=list(range(layout.n_columns)), index_col=False,
-        engine="c", dtype={p: str for p in text_columns}, keep_default_na=False, na_values=na_spellings,
-        true_values=_spellings(layout.words[0]), false_values=_spellings(layout.words[1]),
-        skip_blank_lines=False, quoting=csv.QUOTE_NONE, encoding="utf-8",
-        chunksize=max(1, _CHUNK_CELLS // layout.n_columns),
-    )
-    first_line = start_line + 1
-    for chunk in chunks:
-        lines = np.arange(first_line, first_line + len(chunk))
-        first_line += len(chunk)
-        values, missing = _chunk_values(layout, chunk, lines)
-        parsed.add_block(layout, values, missing, lines, _frame_column(chunk, layout.id_position),
-                         _frame_column(chunk, layout.label_position))
-    return parsed
 
 
 def _spellings(words) -> list:
@@ -457,25 +495,26 @@ def _frame_column(chunk: pd.DataFrame, position: int | None):
 
 def _chunk_values(layout: _Layout, chunk: pd.DataFrame, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A chunk's feature cells as float64 with missing cells marked; raises on the first non-numeric cell."""
-    block = chunk[layout.feature_positions]
-    numeric = [pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) for dtype in block.dtypes]
+    dtypes = chunk.dtypes.to_numpy()
+    positions = layout.feature_positions
+    numeric = [pd.api.types.is_numeric_dtype(dtypes[p]) or pd.api.types.is_bool_dtype(dtypes[p]) for p in positions]
     if all(numeric):
+        block = chunk if len(positions) == chunk.shape[1] else chunk.iloc[:, positions]
         values = block.to_numpy(dtype=np.float64)
         return values, np.isnan(values)
-    values = np.empty(block.shape, dtype=np.float64)
-    missing = np.zeros(block.shape, dtype=bool)
-    bad = np.zeros(block.shape, dtype=bool)
-    for j, (position, is_numeric) in enumerate(zip(layout.feature_positions, numeric)):
+    values = np.empty((len(chunk), len(positions)), dtype=np.float64)
+    missing = np.zeros(values.shape, dtype=bool)
+    bad = np.zeros(values.shape, dtype=bool)
+    for j, (position, is_numeric) in enumerate(zip(positions, numeric)):
         if is_numeric:
-            values[:, j] = block[position].to_numpy(dtype=np.float64)
+            values[:, j] = chunk[position].to_numpy(dtype=np.float64)
             missing[:, j] = np.isnan(values[:, j])
         else:
-            texts = block[position].to_numpy(dtype=object, na_value="")
+            texts = chunk[position].to_numpy(dtype=object, na_value="")
             values[:, j], missing[:, j], bad[:, j] = _text_values(texts, layout.words)
     if bad.any():
         r, j = divmod(int(np.argmax(bad.ravel())), bad.shape[1])  # the first in reading order
-        position = layout.feature_positions[j]
-        raise _non_numeric(layout, int(lines[r]), position, str(block[position].iloc[r]))
+        raise _non_numeric(layout, int(lines[r]), positions[j], str(chunk[positions[j]].iloc[r]))
     return values, missing
 
 

@@ -185,7 +185,8 @@ def _from_object(labels):
     if isinstance(labels, pd.Series):
         by_id = not labels.index.equals(pd.RangeIndex(len(labels)))
         if labels.dtype == object or pd.api.types.is_string_dtype(labels.dtype):
-            labels = labels.astype(object).map(lambda v: None if isinstance(v, str) and v.strip().lower() in NA_TOKENS else v)
+            labels = labels.astype(object).map(
+                lambda v: None if isinstance(v, str) and v.strip().lower() in NA_TOKENS else v)
         return labels, by_id, f"labels {labels.name!r} from a pandas Series" if labels.name is not None else \
             "labels from a pandas Series"
     array = np.asarray(labels)
@@ -251,7 +252,8 @@ def _targets(values: pd.Series, label: str, task: str) -> tuple[pd.DataFrame, st
     words += f"; positive: {_class_name(kept[0])})" if len(classes) == 2 else ")"
     why = "asked (task='classification')" if task == "classification" else (
         "booleans" if is_bool else "text" if is_text else "numbers holding only 0 and 1")
-    return targets, words, f"classification: {why}, {'one 0/1 target column per class' if len(kept) > 1 else 'one 0/1 target column for the positive class'}"
+    columns = "one 0/1 target column per class" if len(kept) > 1 else "one 0/1 target column for the positive class"
+    return targets, words, f"classification: {why}, {columns}"
 
 
 def _sorted_classes(distinct) -> list:
