@@ -313,7 +313,7 @@ def test_read_data_formats_by_suffix(tmp_path):
     binary = datasets.read_data(tmp_path / "m.mtx")
     assert type(binary) is datasets.BinaryDataset
     np.testing.assert_array_equal(binary.X.toarray(), [[0, 1], [1, 1]])
-    pairs = datasets.read_data(_write(tmp_path, "row,column\nann,tea\nbob,coffee\n", "p.tsv"))
+    pairs = datasets.read_data(_write(tmp_path, "row\tcolumn\nann\ttea\nbob\tcoffee\n", "p.tsv"))
     assert list(pairs.row_ids) == ["ann", "bob"] and list(pairs.feature_names) == ["coffee", "tea"]
     with pytest.raises(ValueError, match=r"cannot tell the format of .*data\.parquet.*'csv' \(\.csv \.tsv \.txt\)"):
         datasets.read_data(tmp_path / "data.parquet")
@@ -340,6 +340,17 @@ def test_labels_by_order_from_a_column_of_the_csv(tmp_path):
     expected = pd.get_dummies(pd.Series(["b", "a", "c", "a"]), prefix="diagnosis", prefix_sep="=", dtype=np.int64)
     pd.testing.assert_frame_equal(ds.targets.reset_index(drop=True), expected)
     assert evaluation.task_kind(ds.task, ds.targets) == "classification"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_label_column_is_typed_as_a_whole(tmp_path, engine):
+    prices = [3.25, 10.0, 7.5, 1.0]
+    path = _write(tmp_path, "a,b,price\n" + "".join(f"{i % 2},1,{p}\n" for i, p in enumerate(prices)))
+    ds = datasets.load_binary_csv(path, label_column="price", engine=engine)
+    assert ds.task == "regression: price"
+    np.testing.assert_array_equal(ds.targets["price"], prices)
+    flags = _write(tmp_path, "a,ok\n1,yes\n0,No\n1,YES\n", "f.csv")
+    assert list(datasets.load_binary_csv(flags, label_column="ok", engine=engine).targets["ok=True"]) == [1, 0, 1]
 
 
 def test_labels_by_id_from_a_label_file_in_another_order(tmp_path):

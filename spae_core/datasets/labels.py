@@ -19,7 +19,7 @@ import pandas as pd
 
 from .dense_csv import DEFAULT_FALSE_VALUES, DEFAULT_TRUE_VALUES, NA_TOKENS, cell_value, sniff_delimiter
 
-__all__ = ["TASKS", "attach_labels", "read_label_file"]
+__all__ = ["TASKS", "attach_labels", "read_label_file", "typed_label_cells"]
 
 #: What ``task`` may be.
 TASKS = ("auto", "classification", "regression")
@@ -145,14 +145,19 @@ def read_label_file(path, *, id_column: str | None = None) -> pd.DataFrame:
     if len(label_columns) != 1:
         hint = " (name the id column with label_id_column)" if id_column is None and width == 2 else ""
         raise ValueError(f"{path}: expected one label column besides the ids, found {label_columns}{hint}.")
-    result = pd.DataFrame({label_columns[0]: _typed(frame[label_columns[0]])})
+    result = pd.DataFrame({label_columns[0]: typed_label_cells(frame[label_columns[0]])})
     if id_column is not None:
         result.insert(0, id_column, frame[id_column].str.strip())
     return result
 
 
-def _typed(cells: pd.Series) -> pd.Series:
-    """A column of cell texts as numbers, booleans or text (missing cells as NA)."""
+def typed_label_cells(cells: pd.Series) -> pd.Series:
+    """A column of label cells read from a file, typed as a whole.
+
+    Numbers if every present cell is a number, booleans if every one is a boolean word (true/false,
+    yes/no, t/f), text otherwise; missing-value tokens (``spae_core.datasets.dense_csv.NA_TOKENS``)
+    are missing.
+    """
     kinds = [cell_value(t) for t in cells]
     present = [k for k in kinds if k != "missing"]
     missing = [k == "missing" for k in kinds]

@@ -26,7 +26,7 @@ from .binary import X_DTYPE, to_binary_csr
 from .counts import CountDataset, to_count_csr
 from .dataset import BinaryDataset
 from .dense_csv import DEFAULT_FALSE_VALUES, DEFAULT_TRUE_VALUES, CsvTable, read_csv_table, sniff_delimiter
-from .labels import attach_labels
+from .labels import attach_labels, typed_label_cells
 
 __all__ = ["DATA_FORMATS", "DATA_KINDS", "load_binary_csv", "load_mtx", "load_npz", "load_pairs_csv", "read_data"]
 
@@ -127,7 +127,8 @@ def _csv_dataset(table: CsvTable, kind: str, name, task: str) -> BinaryDataset:
                             dataset_class=CountDataset if is_counts else BinaryDataset, **table.facts)
     if table.labels is None:
         return dataset
-    return attach_labels(dataset, pd.Series(table.labels, name=table.label_name, dtype=object), task=task,
+    labels = typed_label_cells(pd.Series(table.labels, name=table.label_name, dtype=object))
+    return attach_labels(dataset, labels, task=task,
                          source=f"labels from column {table.label_name!r} of {table.path}")
 
 
@@ -185,7 +186,7 @@ def read_data(
     **csv_options
         For a dense CSV, the options of :func:`load_binary_csv` (``header``, ``delimiter``,
         ``true_values``, ``false_values``, ``na``, ``id_column``, ``engine``); for pairs,
-        ``row_column`` and ``column_column``.
+        ``row_column``, ``column_column`` and ``delimiter``.
 
     Returns
     -------
@@ -207,7 +208,7 @@ def read_data(
     if label_column is not None and fmt != "csv":
         raise ValueError(f"label_column applies to a dense CSV; {path} is read as {fmt!r}: pass labels=... instead.")
     allowed = {"csv": {"header", "delimiter", "true_values", "false_values", "na", "id_column", "engine"},
-               "pairs": {"row_column", "column_column"}}.get(fmt, set())
+               "pairs": {"row_column", "column_column", "delimiter"}}.get(fmt, set())
     unknown = sorted(set(csv_options) - allowed)
     if unknown:
         raise ValueError(f"option(s) {unknown} do not apply to the {fmt!r} format of {path}; it takes "
@@ -326,7 +327,8 @@ def _matrix_file(path, read, read_errors, invalid: str, source: str, feature_nam
 
 
 def load_pairs_csv(
-    path, *, row_column: str = "row", column_column: str = "column", name: str | None = None
+    path, *, row_column: str = "row", column_column: str = "column", name: str | None = None,
+    delimiter: str | None = None,
 ) -> BinaryDataset:
     """A long CSV table of (row, column) pairs, one 1 per pair.
 
@@ -338,6 +340,8 @@ def load_pairs_csv(
         Header names of the row and column labels.
     name : str, optional
         Defaults to the file's stem.
+    delimiter : str, optional
+        One character; None detects it among ``,`` ``;`` tab ``|`` from the first lines.
 
     Returns
     -------
@@ -354,7 +358,10 @@ def load_pairs_csv(
     path = Path(path)
     row_labels, column_labels = [], []
     with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+        if delimiter is None:
+            delimiter = sniff_delimiter("".join(line for _, line in zip(range(20), handle)), path)
+            handle.seek(0)
+        reader = csv.reader(handle, delimiter=delimiter)
         header = next(reader, None)
         if header is None:
             raise ValueError(f"{path} is empty; expected a header line naming {row_column!r} and {column_column!r}.")
