@@ -99,7 +99,8 @@ def evaluate(
     task : str, optional
         ``"regression: ..."``, ``"classification: ..."`` or ``"none"`` (a dataset's ``task``).
         By default inferred from the targets: classification if every target column is 0/1,
-        regression otherwise, none without targets.
+        regression otherwise, none without targets. Text targets are refused by
+        :func:`task_kind` before any metric runs.
     threshold : float, default=0.5
         Binarisation threshold of the contingency score and the Figure 3 mass (the paper's t).
     n_neighbors : int, default=15

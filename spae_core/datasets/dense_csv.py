@@ -433,12 +433,13 @@ def _fast_parse(layout: _Layout, data: bytes, delimiter: str, start_line: int) -
         raise _FastPathUnsuitable  # the byte counts and the line counts disagree: let the csv module decide
     text_columns = [p for p in (layout.id_position, layout.label_position) if p is not None]
     # Exact spellings go to pandas; others (odd case, spaces) come back as text and are read by
-    # cell_value. The id and label columns are kept as written, as the reference parser keeps them.
+    # cell_value. The id and label columns are kept as written, as the reference parser keeps them
+    # (a per-column list costs pandas time on a wide file, so only when there are such columns).
     na_spellings = sorted({s for t in NA_TOKENS for s in (t, t.upper(), t.title())})
+    na_values = {p: na_spellings for p in layout.feature_positions} if text_columns else na_spellings
     chunks = pd.read_csv(
         io.BytesIO(data), sep=delimiter, header=None, names=list(range(layout.n_columns)), index_col=False,
-        engine="c", dtype={p: str for p in text_columns}, keep_default_na=False,
-        na_values={p: na_spellings for p in layout.feature_positions},
+        engine="c", dtype={p: str for p in text_columns}, keep_default_na=False, na_values=na_values,
         true_values=_spellings(layout.words[0]), false_values=_spellings(layout.words[1]),
         skip_blank_lines=False, quoting=csv.QUOTE_NONE, encoding="utf-8", low_memory=False,
         chunksize=max(1, _CHUNK_CELLS // layout.n_columns),
