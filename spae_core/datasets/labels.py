@@ -188,16 +188,19 @@ def _from_object(labels):
             raise ValueError(f"labels as a DataFrame must have one column, got {list(labels.columns)}.")
         labels = labels.iloc[:, 0]
     if isinstance(labels, pd.Series):
-        by_id = not labels.index.equals(pd.RangeIndex(len(labels)))
-        if labels.dtype == object or pd.api.types.is_string_dtype(labels.dtype):
-            labels = labels.astype(object).map(
-                lambda v: None if isinstance(v, str) and v.strip().lower() in NA_TOKENS else v)
-        return labels, by_id, f"labels {labels.name!r} from a pandas Series" if labels.name is not None else \
-            "labels from a pandas Series"
-    array = np.asarray(labels)
-    if array.ndim != 1:
-        raise ValueError(f"labels must be one-dimensional (one label per row), got shape {array.shape}.")
-    return pd.Series(array), False, "labels from an array"
+        named = "" if labels.name is None else f" {labels.name!r}"
+        source = f"labels{named} from a pandas Series"
+    else:
+        array = np.asarray(labels)
+        if array.ndim != 1:
+            raise ValueError(f"labels must be one-dimensional (one label per row), got shape {array.shape}.")
+        labels, source = pd.Series(array), "labels from an array"
+    by_id = not labels.index.equals(pd.RangeIndex(len(labels)))
+    if labels.dtype == object or pd.api.types.is_string_dtype(labels.dtype):
+        # Text labels: the missing-value tokens of files mean missing here too.
+        labels = labels.astype(object).map(lambda v: None if isinstance(v, str) and v.strip().lower() in NA_TOKENS
+                                           else v)
+    return labels, by_id, source
 
 
 def _aligned(values: pd.Series, by_id: bool, dataset) -> pd.Series:
