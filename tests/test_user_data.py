@@ -248,6 +248,7 @@ def test_quoted_file_is_read_by_the_reference_parser(tmp_path):
     [
         "a,b\n1,0\n1\n",
         "a,b\n1,0\n1,0,1\n0,1\n",
+        "a,b\n1,0\n0,1,1\n1\n",  # one field too many and one too few: the byte counts add up
         "a,b\n1,0\n\n0,1\n",
         "a,b\n1,0\n1,maybe\n0,x\n",
         "a,b\n1,0\nnope,1\n0,\n",
