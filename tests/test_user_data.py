@@ -320,6 +320,11 @@ def test_read_data_formats_by_suffix(tmp_path):
         datasets.read_data(tmp_path / "data.parquet")
     with pytest.raises(ValueError, match=r"option\(s\) \['na'\] do not apply to the 'npz' format"):
         datasets.read_data(tmp_path / "m.npz", na="zero")
+    # Every reading option may be passed at its default, whatever the format (as the spae command does).
+    same = datasets.read_data(tmp_path / "m.npz", header=None, delimiter=None, na="error", id_column=None)
+    np.testing.assert_array_equal(same.X.toarray(), X.toarray())
+    with pytest.raises(ValueError, match=r"unknown reading option\(s\) \['sep'\]"):
+        datasets.read_data(tmp_path / "m.npz", sep=",")
     with pytest.raises(ValueError, match="kind='counts' needs a dense CSV"):
         datasets.read_data(_write(tmp_path, "row,column\n1,2\n", "q.csv"), kind="counts")
 
@@ -415,7 +420,7 @@ def test_label_file_without_ids_is_taken_in_order_and_typed(tmp_path):
     attached = datasets.attach_labels(ds, path)
     assert list(attached.targets["outcome=True"]) == [1, 0, 0, 1]
     with pytest.raises(ValueError, match=r"expected one label column besides the ids, found \['id', 'y'\] \(name the "
-                                         r"id column with label_id_column\)"):
+                                         r"id column with label_id_column, or the label column with label_column\)"):
         datasets.attach_labels(ds, _write(tmp_path, "id,y\n1,a\n", "two.csv"))
 
 
@@ -428,8 +433,11 @@ def test_read_data_with_a_label_file(tmp_path):
     expected = pd.get_dummies(pd.Series(["xyz"[i % 3] for i in range(8)]), prefix="group", prefix_sep="=",
                               dtype=np.int64)
     pd.testing.assert_frame_equal(ds.targets.reset_index(drop=True), expected)
-    with pytest.raises(ValueError, match="pass the labels once"):
-        datasets.read_data(data, id_column="id", labels=labels, label_column="c")
+    several = _write(tmp_path, "note,id,group\n" + "".join(f"n{i},s{i},{'xyz'[i % 3]}\n" for i in range(8)), "m.csv")
+    picked = datasets.read_data(data, id_column="id", labels=several, label_id_column="id", label_column="group")
+    pd.testing.assert_frame_equal(picked.targets.reset_index(drop=True), expected)
+    with pytest.raises(ValueError, match=r"label column 'grp' is not in its columns \['note', 'id', 'group'\]"):
+        datasets.read_data(data, id_column="id", labels=several, label_id_column="id", label_column="grp")
 
 
 def test_attaching_labels_never_changes_the_split():

@@ -29,7 +29,7 @@ _FEW_INTEGERS = 10  # integer labels with at most this many values get a hint in
 
 
 def attach_labels(dataset, labels, *, task: str = "auto", name: str | None = None, id_column: str | None = None,
-                  source: str | None = None):
+                  label_column: str | None = None, source: str | None = None):
     """The dataset with ``labels`` attached as its downstream targets and task.
 
     Parameters
@@ -50,6 +50,9 @@ def attach_labels(dataset, labels, *, task: str = "auto", name: str | None = Non
         file's header, or ``"label"``.
     id_column : str, optional
         For a label file: the header name of its column of row ids.
+    label_column : str, optional
+        For a label file: the header name of its label column, needed when it has other columns
+        than the label and the ids (those are not read).
     source : str, optional
         Where the labels come from, in words, for ``provenance["labels"]``; described from
         ``labels`` by default.
@@ -78,10 +81,11 @@ def attach_labels(dataset, labels, *, task: str = "auto", name: str | None = Non
             "dataset without targets."
         )
     if isinstance(labels, (str, Path)):
-        values, by_id, described = _from_file(Path(labels), id_column)
+        values, by_id, described = _from_file(Path(labels), id_column, label_column)
     else:
-        if id_column is not None:
-            raise ValueError("id_column applies to a label file; a Series is matched by its index.")
+        if id_column is not None or label_column is not None:
+            raise ValueError("id_column and label_column name columns of a label file; a Series is matched by its "
+                             "index.")
         values, by_id, described = _from_object(labels)
     source = described if source is None else source
     label = str(name if name is not None else (values.name if values.name is not None else "label"))
@@ -102,8 +106,11 @@ def attach_labels(dataset, labels, *, task: str = "auto", name: str | None = Non
     )
 
 
-def read_label_file(path, *, id_column: str | None = None) -> pd.DataFrame:
+def read_label_file(path, *, id_column: str | None = None, label_column: str | None = None) -> pd.DataFrame:
     """A CSV of labels: one label column, and optionally one column of row ids.
+
+    ``label_column`` picks the label among several columns (the others are not read); without
+    it the file must hold one column besides ``id_column``.
 
     The delimiter is detected as for data files. The first line is a header unless every field
     on it is a number (or a boolean word); without a header the columns are named ``"0"``,
@@ -139,11 +146,12 @@ def read_label_file(path, *, id_column: str | None = None) -> pd.DataFrame:
     names = records[0] if has_header else [str(j) for j in range(width)]
     rows = records[1:] if has_header else records
     frame = pd.DataFrame(rows, columns=names, dtype=object)
-    if id_column is not None and id_column not in names:
-        raise ValueError(f"{path}: id column {id_column!r} is not in its columns {names}.")
-    label_columns = [c for c in names if c != id_column]
+    for option, column in (("id column", id_column), ("label column", label_column)):
+        if column is not None and column not in names:
+            raise ValueError(f"{path}: {option} {column!r} is not in its columns {names}.")
+    label_columns = [label_column] if label_column is not None else [c for c in names if c != id_column]
     if len(label_columns) != 1:
-        hint = " (name the id column with label_id_column)" if id_column is None and width == 2 else ""
+        hint = " (name the id column with label_id_column, or the label column with label_column)"
         raise ValueError(f"{path}: expected one label column besides the ids, found {label_columns}{hint}.")
     result = pd.DataFrame({label_columns[0]: typed_label_cells(frame[label_columns[0]])})
     if id_column is not None:
@@ -173,8 +181,8 @@ def typed_label_cells(cells: pd.Series) -> pd.Series:
     return pd.Series([None if m else t.strip() for t, m in zip(cells, missing)], name=cells.name, dtype=object)
 
 
-def _from_file(path: Path, id_column):
-    frame = read_label_file(path, id_column=id_column)
+def _from_file(path: Path, id_column, label_column):
+    frame = read_label_file(path, id_column=id_column, label_column=label_column)
     values = frame.iloc[:, -1]
     if id_column is not None:
         values = pd.Series(values.to_numpy(), index=pd.Index(frame[id_column].to_numpy()), name=values.name)

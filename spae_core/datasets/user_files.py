@@ -176,7 +176,8 @@ def read_data(
     labels : path-like, pandas.Series or array-like, optional
         Labels attached by :func:`spae_core.datasets.attach_labels`.
     label_column : str, optional
-        For a dense CSV: its column holding the labels.
+        The column holding the labels: of the dense CSV, or, with ``labels`` a label file, of that
+        file (needed when it has several columns besides the ids).
     label_id_column : str, optional
         For a label file: its column of row ids, matched to the data's row ids.
     task : {"auto", "classification", "regression"}, default="auto"
@@ -186,7 +187,8 @@ def read_data(
     **csv_options
         For a dense CSV, the options of :func:`load_binary_csv` (``header``, ``delimiter``,
         ``true_values``, ``false_values``, ``na``, ``id_column``, ``engine``); for pairs,
-        ``row_column``, ``column_column`` and ``delimiter``.
+        ``row_column``, ``column_column`` and ``delimiter``. Options of another format are
+        accepted at their defaults (so one call can pass them all) and refused otherwise.
 
     Returns
     -------
@@ -195,26 +197,21 @@ def read_data(
     Raises
     ------
     ValueError
-        On an unknown format or suffix (naming the formats), options that do not apply to the
-        format, labels given twice, or any error of the reader and of ``attach_labels``.
+        On an unknown format or suffix (naming the formats), an unknown option or one set for
+        another format, or any error of the reader and of ``attach_labels``.
     """
     path = Path(path)
     if kind not in DATA_KINDS:
         raise ValueError(f"kind must be one of {list(DATA_KINDS)}, got {kind!r}.")
     fmt = _data_format(path, format)
-    if label_column is not None and labels is not None:
-        raise ValueError("pass the labels once: label_column (a column of the data file) or labels (a separate "
-                         "file or array), not both.")
-    if label_column is not None and fmt != "csv":
-        raise ValueError(f"label_column applies to a dense CSV; {path} is read as {fmt!r}: pass labels=... instead.")
-    allowed = {"csv": {"header", "delimiter", "true_values", "false_values", "na", "id_column", "engine"},
-               "pairs": {"row_column", "column_column", "delimiter"}}.get(fmt, set())
-    unknown = sorted(set(csv_options) - allowed)
-    if unknown:
-        raise ValueError(f"option(s) {unknown} do not apply to the {fmt!r} format of {path}; it takes "
-                         f"{sorted(allowed) or 'none'}.")
+    data_label_column = label_column if labels is None else None  # with a label file, it names that file's column
+    if data_label_column is not None and fmt != "csv":
+        raise ValueError(f"label_column names a column of a dense CSV; {path} is read as {fmt!r}: pass labels=... "
+                         "(a label file, with label_column naming its column if it has several).")
+    csv_options = _options_for(fmt, csv_options, path)
     if fmt == "csv":
-        dataset = _csv_dataset(read_csv_table(path, label_column=label_column, **csv_options), kind, name, task)
+        table = read_csv_table(path, label_column=data_label_column, **csv_options)
+        dataset = _csv_dataset(table, kind, name, task)
     elif fmt == "pairs":
         if kind == "counts":
             raise ValueError(f"{path} is a pairs file: it gives 0/1 data (a pair listed twice gives one 1); "
@@ -223,10 +220,51 @@ def read_data(
     else:
         dataset = _matrix_file(path, *_MATRIX_READERS[fmt], None, None, name, kind=kind)
     if labels is not None:
-        dataset = attach_labels(dataset, labels, task=task, id_column=label_id_column)
+        dataset = attach_labels(dataset, labels, task=task, id_column=label_id_column, label_column=label_column)
     elif label_id_column is not None:
         raise ValueError("label_id_column names a column of a label file; pass labels=<path> with it.")
     return dataset
+
+
+#: The reading options of each format, with their defaults.
+_FORMAT_OPTIONS = {
+    "csv": {"header": None, "delimiter": None, "true_values": DEFAULT_TRUE_VALUES,
+            "false_values": DEFAULT_FALSE_VALUES, "na": "error", "id_column": None, "engine": "auto"},
+    "pairs": {"row_column": "row", "column_column": "column", "delimiter": None},
+    "npz": {},
+    "mtx": {},
+}
+
+
+def _options_for(fmt: str, options: dict, path: Path) -> dict:
+    """The options that ``fmt`` takes; another format's option is refused unless left at its default.
+
+    A caller (the ``spae`` command, say) may pass every reading option for every file: those at
+    their defaults say nothing and are left out; one set to something else would be ignored, so
+    it is refused.
+    """
+    known = {name for table in _FORMAT_OPTIONS.values() for name in table}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown reading option(s) {unknown}; the options are {sorted(known)}.")
+    takes = _FORMAT_OPTIONS[fmt]
+    set_elsewhere = sorted(
+        name for name, value in options.items()
+        if name not in takes and not _is_default(value, next(t[name] for t in _FORMAT_OPTIONS.values() if name in t))
+    )
+    if set_elsewhere:
+        raise ValueError(f"option(s) {set_elsewhere} do not apply to the {fmt!r} format of {path}; it takes "
+                         f"{sorted(takes) or 'none'}.")
+    return {name: value for name, value in options.items() if name in takes}
+
+
+def _is_default(value, default) -> bool:
+    if isinstance(default, tuple) and not isinstance(value, str):
+        try:
+            return tuple(value) == default
+        except TypeError:
+            return False
+    return value == default
 
 
 def _data_format(path: Path, format: str) -> str:
