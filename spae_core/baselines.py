@@ -401,7 +401,7 @@ def raw_input_downstream(datasets, *, max_rows: int | None = None, split_seed: i
         kind = task_kind(dataset.task, dataset.targets)
         if kind == "none" or dataset.targets.shape[1] == 0:
             continue
-        split = dataset.split(seed=split_seed)
+        split = dataset.split(seed=split_seed, stratify="auto")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", metrics.UndefinedMetricWarning)
             inputs = (split.train.X, split.test.X, split.train.targets, split.test.targets, kind)
@@ -512,7 +512,7 @@ def baseline_records(datasets, results_dir, *, baselines=BASELINES, max_rows: in
             if record is None:
                 if dataset is None:
                     dataset = subsample_rows(load(name, cache_dir=cache_dir), max_rows, split_seed)
-                    split = dataset.split(seed=split_seed)
+                    split = dataset.split(seed=split_seed, stratify="auto")
                 record = _compute(baseline, dataset, split, settings)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write_json(record, path)

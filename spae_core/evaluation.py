@@ -12,6 +12,7 @@ import warnings
 from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 
@@ -46,14 +47,32 @@ def task_kind(task: str | None, targets) -> str:
 
     Without ``task``: classification if every target column is 0/1, regression otherwise, none
     without targets.
+
+    Raises
+    ------
+    ValueError
+        If a target column holds anything but numbers or booleans (text labels, say), unless the
+        task is ``"none"``: such labels are classes, turned into 0/1 columns by
+        :func:`spae_core.datasets.attach_labels`.
     """
-    if task is None:
-        if targets.shape[1] == 0:
-            return "none"
-        binary = all(set(np.unique(targets[c].to_numpy())) <= {0, 1} for c in targets.columns)
-        return "classification" if binary else "regression"
-    kind = str(task).split(":", 1)[0].strip().lower()
-    return kind if kind in ("regression", "classification") else "none"
+    kind = None if task is None else str(task).split(":", 1)[0].strip().lower()
+    if kind is not None and kind not in ("regression", "classification"):
+        return "none"
+    for column in targets.columns:
+        values = targets[column]
+        if not (pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)):
+            example = f" such as {values.iloc[0]!r}" if len(values) else ""
+            raise ValueError(
+                f"target column {column!r} holds {values.dtype} values{example}, neither numbers nor 0/1: the "
+                "downstream models need numeric targets. Attach text labels with "
+                "spae_core.datasets.attach_labels(dataset, labels), which turns classes into 0/1 columns."
+            )
+    if kind is not None:
+        return kind
+    if targets.shape[1] == 0:
+        return "none"
+    binary = all(set(np.unique(targets[c].to_numpy())) <= {0, 1} for c in targets.columns)
+    return "classification" if binary else "regression"
 
 
 def evaluate(
@@ -80,7 +99,8 @@ def evaluate(
     task : str, optional
         ``"regression: ..."``, ``"classification: ..."`` or ``"none"`` (a dataset's ``task``).
         By default inferred from the targets: classification if every target column is 0/1,
-        regression otherwise, none without targets.
+        regression otherwise, none without targets. Text targets are refused by
+        :func:`task_kind` before any metric runs.
     threshold : float, default=0.5
         Binarisation threshold of the contingency score and the Figure 3 mass (the paper's t).
     n_neighbors : int, default=15
@@ -118,6 +138,8 @@ def evaluate(
     if isinstance(estimator, Autoencoder):
         estimator = _AutoencoderAdapter(estimator)
     test, train = split.test, split.train
+    # Decided before any metric runs, so unusable targets stop the evaluation at once.
+    kind = task_kind(task, train.targets) if embedding else "none"
     record: dict = {"n_test": int(test.X.shape[0])}
 
     with _timed(record, "inference"):
@@ -126,7 +148,6 @@ def evaluate(
     distribution = _reconstruction_fields(record, test.X, P, train.X, threshold)
     if embedding:
         _embedding_fields(record, test.X, E_test, n_neighbors, min_samples, n_sparsity_bins)
-        kind = task_kind(task, train.targets)
         if kind != "none" and train.targets.shape[1] > 0:
             with _timed(record, "downstream"):
                 record.update(downstream_scores(estimator.transform(train.X), E_test, train.targets, test.targets,

@@ -152,9 +152,10 @@ def test_split_parts_carry_matching_rows_of_x_targets_and_ids():
     np.testing.assert_allclose(part.feature_rates, ds.X.toarray()[part.positions].mean(axis=0))
 
 
-def test_split_stratifies_on_label_combinations():
+@pytest.mark.parametrize("stratify", ["labels", "auto", ["a", "b"]])
+def test_split_stratifies_on_label_combinations_when_asked(stratify):
     ds = _labelled(n=2000)
-    split = ds.split(seed=0)
+    split = ds.split(seed=0, stratify=stratify)
     assert split.stratified_on == ("a", "b")
     combination = ds.targets["a"].astype(str) + ds.targets["b"].astype(str)
     overall = combination.value_counts(normalize=True)
@@ -166,7 +167,25 @@ def test_split_stratifies_on_label_combinations():
 
 def test_split_of_regression_targets_is_not_stratified():
     ds = _dataset(HAND.repeat(10, axis=0), pd.DataFrame({"rating": np.linspace(1, 9, 30)}))
-    assert ds.split(seed=0).stratified_on == ()
+    assert ds.split(seed=0, stratify="auto").stratified_on == ()
+    with pytest.raises(ValueError, match="stratify='labels' needs 0/1 label columns"):
+        ds.split(seed=0, stratify="labels")
+
+
+def test_default_split_ignores_labels_and_equals_the_unlabelled_split():
+    # Attaching labels must not move a split: the default split of the labelled dataset is the
+    # unstratified one, which is train_test_split's plain shuffle of the same rows.
+    from sklearn.model_selection import train_test_split
+
+    labelled = _labelled(n=2000)
+    unlabelled = _dataset(labelled.X.toarray())
+    split = labelled.split(seed=5)
+    assert split.stratified_on == ()
+    for name in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(split, name).positions, getattr(unlabelled.split(seed=5), name).positions)
+    train, rest = train_test_split(np.arange(2000), test_size=0.3, random_state=5)
+    np.testing.assert_array_equal(split.train.positions, np.sort(train))
+    assert not np.array_equal(split.test.positions, labelled.split(seed=5, stratify="labels").test.positions)
 
 
 def test_rare_label_combinations_are_pooled_instead_of_failing():

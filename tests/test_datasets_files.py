@@ -245,7 +245,7 @@ def test_binary_csv_with_header_and_ids(tmp_path):
 def test_binary_csv_without_header(tmp_path):
     path = tmp_path / "plain.csv"
     path.write_text("1,0\n0,1\n")
-    ds = datasets.load_binary_csv(path, header=False)
+    ds = datasets.load_binary_csv(path)
     np.testing.assert_array_equal(ds.X.toarray(), np.eye(2))
     assert list(ds.feature_names) == ["0", "1"] and list(ds.row_ids) == [1, 2]
 
@@ -256,25 +256,27 @@ def test_binary_csv_without_header(tmp_path):
         ("a,b\n1,0\n1\n", r"line 3: expected 2 fields, found 1"),
         ("a,b\n1,0\n1,0,1\n", r"line 3: expected 2 fields, found 3"),
         ("a,b\n1,0\n\n0,1\n", r"line 3: expected 2 fields, found 0"),
-        ("a,b\n1,0\n1,\n", r"line 3, column 'b': empty field"),
-        ("a,b\n1,yes\n", r"line 2, column 'b': non-numeric value 'yes'"),
-        ("a,b\n1,0\n2,1\n0,-1\n3,1\n", r"3 value\(s\) are not 0 or 1; the first is '2' at line 3, column 'a'"),
-        ("a,b\n1,nan\n", r"1 value\(s\) are not 0 or 1; the first is 'nan' at line 2, column 'b'"),
+        ("a,b\n1,0\n1,\n", r"1 missing cell\(s\) .*; the first: line 3, column 'b'\. Pass na='zero'"),
+        ("a,b\n1,maybe\n", r"line 2, column 'b': non-numeric value 'maybe'"),
+        ("a,b\n1,0\n2,1\n0,-1\n3,1\n", r"3 value\(s\) are not 0 or 1; the first is '2' at line 3, column 'a'\.$"),
+        ("a,b\n1,0\n2,1\n", r"1 value\(s\) are not 0 or 1; the first is '2' .* for counts use read_data"),
+        ("a,b\n1,-nan\n", r"1 missing cell\(s\) .*; the first: line 2, column 'b'"),
     ],
 )
-def test_binary_csv_malformed(tmp_path, body, message):
+@pytest.mark.parametrize("engine", ["auto", "reference"])
+def test_binary_csv_malformed(tmp_path, body, message, engine):
     path = tmp_path / "bad.csv"
     path.write_text(body)
     with pytest.raises(ValueError, match=message):
-        datasets.load_binary_csv(path)
+        datasets.load_binary_csv(path, engine=engine)
 
 
 def test_binary_csv_bad_id_column(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,0\n")
-    with pytest.raises(ValueError, match="not in the header"):
+    with pytest.raises(ValueError, match=r"id_column 'id' is not a column; the columns are \['a', 'b'\]"):
         datasets.load_binary_csv(path, id_column="id")
-    with pytest.raises(ValueError, match="needs header=True"):
+    with pytest.raises(ValueError, match=r"is not a column; the columns are \['0', '1'\] \(no header \(header=False\)"):
         datasets.load_binary_csv(path, header=False, id_column="a")
 
 

@@ -194,7 +194,7 @@ def test_thyroid_features_are_the_binary_answers(load):
 
 def test_thyroid_split_is_stratified_on_the_labels(load):
     ds = load("thyroid")
-    split = ds.split(seed=0)
+    split = ds.split(seed=0, stratify="labels")
     assert set(split.stratified_on) == set(ds.targets.columns)
     overall = ds.targets["any_diagnosis"].mean()
     for part in (split.train, split.val, split.test):

@@ -23,7 +23,7 @@ def _dataset(targets, task, n=400):
 @pytest.fixture(scope="module")
 def fitted():
     ds = _dataset(lambda l: pd.DataFrame({"a": (l == 0).astype(int), "b": (l == 1).astype(int)}), "classification: a, b")
-    split = ds.split(seed=0)
+    split = ds.split(seed=0, stratify="labels")
     ae = SparseAutoencoder(max_epochs=5, batch_size=64, latent_dim=8).fit(split.train.X, X_val=split.val.X)
     return ds, split, ae
 

