@@ -441,7 +441,7 @@ def baseline_records(datasets, results_dir, *, baselines=BASELINES, max_rows: in
 
     Each baseline is fitted on the training split of the grid's rows
     (:func:`spae_core.experiments.subsample_rows` with the same ``max_rows`` and ``split_seed``,
-    then ``dataset.split(seed=split_seed)``) and scored on its test split, so the numbers compare
+    then ``dataset.split(seed=split_seed, stratify="auto")``) and scored on its test split, so the numbers compare
     directly with the runs'. A record is stored as
     ``<results_dir>/baselines/<dataset>__<model>__<key>.json`` (``key``: hash of the dataset, the
     baseline and its settings) and reused while :data:`spae_core.evaluation.METRICS_VERSION` and

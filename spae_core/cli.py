@@ -90,7 +90,9 @@ def _read(args, kind: str = "auto") -> object:
     notes = [f"{n:,} rows x {d:,} features of {kind} entries, sparsity {dataset.sparsity:.4f}",
              f"labels: {dataset.task}"]
     if dataset.provenance.get("header"):
-        notes.append(str(dataset.provenance["header"]))
+        # The library's sentence names its keyword; here the option that does the same.
+        notes.append(str(dataset.provenance["header"]).replace("header=False", "--no-header")
+                     .replace("header=True", "--header"))
     _say(f"read {path}: " + "; ".join(notes))
     return dataset
 
@@ -259,7 +261,7 @@ def _compare(args) -> int:
         comparison_baselines(comparison)
         verdicts, _ = comparison_claims(records)
         verdicts.to_csv(comparison.directory / "claims.csv", index=False)
-    print(best[["metric", "outcome", "best", "tied"]].to_string(index=False))
+    print(best[["metric", "outcome", "best", "tied"]].fillna("n/a").to_string(index=False))
     if args.no_report:
         return 0
     page = render_report(comparison, progress=not args.quiet)
