@@ -175,6 +175,8 @@ test-browser: setup $(BROWSER_STAMP)
 	@start=$$(date +%s); \
 	  SPAE_TRAINING=off $(MAKE) -o $(STAMP) book PRESET=ci PUBLISHED=$(CURDIR)/$(GOLDEN_DIR)/results STORE=$(BROWSER_STORE) && \
 	  echo "test-browser: ci book built in $$(( $$(date +%s) - start )) s"
+	# A `spae compare` report, inside the site as compare/: every page check runs on it too.
+	rm -rf _build/browser-compare && TQDM_DISABLE=1 $(BIN)/python tests/browser/compare_report.py _build/browser-compare _build/html/compare
 	TQDM_DISABLE=1 $(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
 clean:

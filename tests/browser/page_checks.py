@@ -210,9 +210,10 @@ const article = %s;
 const viewport = document.documentElement.clientWidth;
 const pattern = /\\b(not supported|supported|inconclusive)\\b/gi;
 // Text a reader has to expand on purpose (a closed <details> but its <summary>, toggles, code
-// input) is not where the verdicts have to be seen.
+// input) is not where the verdicts have to be seen. A hide-input cell's output is shown: only its
+// input is folded (.cell_input), so the cell's tag_hide-input class does not hide what it prints.
 const collapsed = el => (el.closest('details:not([open])') && !el.closest('summary'))
-  || el.closest('.toggle-hidden, .cell_input, .tag_hide-input, script, style');
+  || el.closest('.toggle-hidden, .cell_input, script, style');
 const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
 const found = [];
 for (let node = walker.nextNode(); node; node = walker.nextNode()) {

@@ -12,6 +12,8 @@ from page_checks import hidden_verdicts, open_page, search_hits, set_viewport
 # Terms the book discusses on its own pages (metrics and a loss), so a working search finds them.
 SEARCH_TERMS = ["trustworthiness", "Calinski", "focal"]
 CLAIMS_PAGE = "book/sections/10_claims.html"
+# The `spae compare` report that `make test-browser` builds into the site (tests/browser/compare_report.py).
+COMPARE_PAGE = "compare/report.html"
 NARROW_VIEWPORT_PX = 400
 
 
@@ -43,10 +45,11 @@ def test_search_finds_known_terms(term, driver, site_url):
     assert hits > 0, f"search.html: no results for {term!r} ({url})"
 
 
-def test_claims_verdicts_visible_at_400_px(driver, site_url):
+@pytest.mark.parametrize("claims_page", [CLAIMS_PAGE, COMPARE_PAGE])
+def test_claims_verdicts_visible_at_400_px(driver, site_url, claims_page):
     set_viewport(driver, NARROW_VIEWPORT_PX)
-    open_page(driver, site_url + CLAIMS_PAGE)
+    open_page(driver, site_url + claims_page)
     failures, visible = hidden_verdicts(driver)
     if not visible:
         failures.append("no verdict ('supported', 'not supported', 'inconclusive') is displayed within the viewport")
-    _fail_if_any(CLAIMS_PAGE, f"verdict problem(s) at a {NARROW_VIEWPORT_PX} px viewport", failures)
+    _fail_if_any(claims_page, f"verdict problem(s) at a {NARROW_VIEWPORT_PX} px viewport", failures)
