@@ -183,7 +183,7 @@ def test_linear_baseline_records_have_the_run_metric_columns_and_are_reproducibl
     # The per-feature-rate contingency is that of the raw reconstruction binarised at the rates.
     from spae_core.datasets import load
     from spae_core.experiments import subsample_rows
-    split = subsample_rows(load("omdb_metadata", cache_dir=cache_dir), 300, 0).split(seed=0)
+    split = subsample_rows(load("omdb_metadata", cache_dir=cache_dir), 300, 0).split(seed=0, stratify="auto")
     train, test = split.train.X.toarray(), split.test.X.toarray()
     rates = (train.sum(axis=0) + 1) / (train.shape[0] + 2)
     svd = LinearEmbedding("svd", 50).fit(split.train.X)
@@ -242,7 +242,7 @@ def test_raw_input_downstream_fits_the_raw_inputs_as_they_are_and_standardised(c
     frame = raw_input_downstream(["thyroid", "omdb_metadata"], cache_dir=cache_dir, **TINY_GRID)
     assert list(frame.columns) == ["dataset", "metric", "raw_input", "raw_input_standardised"]
     frame = frame.set_index(["dataset", "metric"])
-    split = subsample_rows(load("thyroid", cache_dir=cache_dir), 300, 0).split(seed=0)
+    split = subsample_rows(load("thyroid", cache_dir=cache_dir), 300, 0).split(seed=0, stratify="auto")
     X_train, X_test = split.train.X, split.test.X
     scaler = StandardScaler(with_mean=False).fit(X_train)
     fitted = 0
@@ -261,7 +261,7 @@ def test_raw_input_downstream_fits_the_raw_inputs_as_they_are_and_standardised(c
         fitted += 1
     assert fitted >= 2
     # Least squares does not depend on the inputs' scale: one number in both columns.
-    omdb = subsample_rows(load("omdb_metadata", cache_dir=cache_dir), 300, 0).split(seed=0)
+    omdb = subsample_rows(load("omdb_metadata", cache_dir=cache_dir), 300, 0).split(seed=0, stratify="auto")
     rating_train, rating_test = (omdb.train.targets["imdb_rating"].to_numpy(),
                                  omdb.test.targets["imdb_rating"].to_numpy())
     expected = r2_score(rating_test, LinearRegression().fit(omdb.train.X, rating_train).predict(omdb.test.X))
