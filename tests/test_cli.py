@@ -164,3 +164,27 @@ def test_compare_writes_a_report_whose_verdicts_are_the_librarys_and_resumes(fil
     stamps = {p: p.stat().st_mtime_ns for p in comparison.store.glob("runs/*/record.json")}
     assert main(argv + ["--no-report"]) == 0
     assert {p: p.stat().st_mtime_ns for p in comparison.store.glob("runs/*/record.json")} == stamps
+
+
+def test_compare_routes_counts_to_the_count_losses_and_reports_them(tmp_path):
+    from spae_core.comparison import comparison_best_losses, load_comparison
+    from spae_core.datasets import make_sparse_counts
+    from spae_core.experiments import load_records
+    from spae_core.presets import load_preset
+    from spae_core.table_format import loss_label
+
+    X, _ = make_sparse_counts(240, 30, 0.85, n_clusters=2, random_state=0)
+    pd.DataFrame(X.toarray().astype(int), columns=[f"word{j}" for j in range(30)]).to_csv(tmp_path / "tallies.csv",
+                                                                                           index=False)
+    assert main(["compare", str(tmp_path / "tallies.csv"), "-o", str(tmp_path / "cmp"), "-q"]) == 0
+    comparison = load_comparison(tmp_path / "cmp")
+    records = load_records(comparison.store)
+    assert comparison.kind == "counts" and set(records["loss"]) == set(load_preset("ci").count_losses)
+    parser = _Tables()
+    parser.feed((tmp_path / "cmp" / "report" / "report.html").read_text(encoding="utf-8"))
+    shown = next(t for t in parser.tables if t and "outcome" in t[0])
+    rows = [dict(zip(shown[0], row)) for row in shown[1:] if len(row) == len(shown[0])]
+    best = comparison_best_losses(comparison, records)
+    assert [(r["metric"], r["outcome"], r["best"]) for r in rows] == [
+        (m, o, loss_label(b)) for m, o, b in best[["metric", "outcome", "best"]].to_numpy()]
+    assert not (tmp_path / "cmp" / "claims.csv").exists()  # the paper's claims are about 0/1 data
