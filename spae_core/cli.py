@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import warnings
@@ -29,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .datasets.user_store import USER_DATA_ENV
 
 __all__ = ["main"]
 
@@ -336,6 +339,9 @@ def main(argv=None) -> int:
     """Run the ``spae`` command with ``argv`` (default: the process's arguments); return its exit status."""
     args = _parser().parse_args(argv)
     default_format, warnings.formatwarning = warnings.formatwarning, _one_line_warning
+    # `compare` points $SPAE_USER_DATA at its directory for the processes it starts; a caller
+    # running main() in its own process (a script, a test) gets its environment back.
+    user_data = os.environ.get(USER_DATA_ENV)
     try:
         return _COMMANDS[args.command](args)
     except (_BadInput, ValueError, FileNotFoundError, IsADirectoryError, PermissionError, ImportError) as error:
@@ -350,6 +356,10 @@ def main(argv=None) -> int:
         return 130
     finally:
         warnings.formatwarning = default_format
+        if user_data is None:
+            os.environ.pop(USER_DATA_ENV, None)
+        else:
+            os.environ[USER_DATA_ENV] = user_data
 
 
 def _one_line(error: BaseException) -> str:

@@ -1,6 +1,7 @@
 """The `spae` command: help, one-line errors with exit status 2, the model commands, and `spae compare` end to end."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -28,6 +29,15 @@ def files(tmp_path_factory):
     names = np.array(["alpha", "beta", "gamma"])[clusters]
     pd.DataFrame({"group": names}).to_csv(directory / "labels.csv", index=False)
     return directory
+
+
+def test_main_leaves_the_callers_environment_as_it_was(files, tmp_path, monkeypatch):
+    from spae_core.datasets import USER_DATA_ENV
+
+    monkeypatch.setenv(USER_DATA_ENV, "/somewhere/else")
+    assert main(["compare", str(files / "data.csv"), "--preset", "ci", "-o", str(tmp_path / "cmp"), "-q",
+                 "--no-report"]) == 0
+    assert os.environ[USER_DATA_ENV] == "/somewhere/else"
 
 
 def test_the_console_script_is_installed_and_every_command_has_help():
