@@ -33,7 +33,7 @@ from .evaluation import downstream_metrics
 from .paper import FIGURE6_METRICS, PAPER_LOSSES
 from .tables import best_loss_table
 from .datasets import USER_DATA_ENV, CountDataset, dataset_digest, dataset_names, count_dataset_names
-from .datasets import find_user_dataset, load, load_counts, save_user_dataset
+from .datasets import load, load_counts, save_user_dataset
 from .experiments import RunSpec, grid_specs, run_grid
 from .presets import Preset, load_preset
 
@@ -145,9 +145,10 @@ def prepare_comparison(dataset, directory, preset: str | Preset = "ci", source: 
         ``directory`` already compares another dataset (the message says what it holds).
     """
     directory = Path(directory)
-    builtin = set(dataset_names()) | set(count_dataset_names())
-    if dataset.name in builtin and find_user_dataset(dataset.name) is None:
-        raise ValueError(f"the dataset name {dataset.name!r} is a built-in dataset's; give the data another name.")
+    builtin = set(dataset_names()) | set(count_dataset_names(include_saved=False))
+    if dataset.name in builtin:
+        raise ValueError(f"the dataset name {dataset.name!r} is a built-in dataset's (runs would load that one); "
+                         "give the data another name (--name on the command line).")
     base = load_preset(preset)
     kind = "counts" if isinstance(dataset, CountDataset) else "binary"
     digest = dataset_digest(dataset)

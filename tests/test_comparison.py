@@ -79,9 +79,13 @@ def test_a_comparison_directory_refuses_other_data_and_keeps_its_own(tmp_path, m
         load_comparison(tmp_path / "elsewhere")
 
 
-def test_a_comparison_under_a_built_in_name_is_refused(tmp_path):
+def test_a_comparison_under_a_built_in_name_is_refused_and_a_saved_name_is_not(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="is a built-in dataset's"):
         prepare_comparison(_dataset(name="thyroid"), tmp_path / "out")
+    counts = _dataset("tallies", cls=CountDataset, high=6)
+    comparison = prepare_comparison(counts, tmp_path / "counts")
+    monkeypatch.setenv(USER_DATA_ENV, str(comparison.data_dir))  # as after run_comparison in this process
+    prepare_comparison(counts, tmp_path / "counts")
 
 
 def test_the_comparison_grid_is_the_presets_grid_on_the_users_data(tmp_path):

@@ -163,10 +163,11 @@ def dataset_names() -> list[str]:
     return list(RECIPES)
 
 
-def count_dataset_names() -> list[str]:
-    """Names accepted by :func:`load_counts`: the built-in count datasets, then users' saved ones
-    (:mod:`spae_core.datasets.user_store`)."""
-    return [*COUNT_RECIPES, *(n for n in user_dataset_names("counts") if n not in COUNT_RECIPES)]
+def count_dataset_names(include_saved: bool = True) -> list[str]:
+    """Names accepted by :func:`load_counts`: the built-in count datasets, then (unless
+    ``include_saved`` is False) users' saved ones (:mod:`spae_core.datasets.user_store`)."""
+    saved = user_dataset_names("counts") if include_saved else []
+    return [*COUNT_RECIPES, *(n for n in saved if n not in COUNT_RECIPES)]
 
 
 def list_count_datasets() -> pd.DataFrame:
