@@ -300,9 +300,12 @@ def _draw_bars(ax, bars: pd.DataFrame) -> None:
 
     A bar whose mean is undefined (NaN) would be silently absent: an ``n/a`` mark stands at its place.
     """
-    for x in bars.loc[bars["mean"].isna(), "x"]:
+    for x, width in bars.loc[bars["mean"].isna(), ["x", "width"]].to_numpy():
         ax.text(x, 0.02, "n/a", transform=ax.get_xaxis_transform(), rotation=90, ha="center", va="bottom",
                 fontsize=SMALLEST_FONT_PT, color="dimgrey")
+        # A NaN bar adds nothing to the data limits: without its slot the x-axis can shrink to the
+        # defined bars and leave the n/a marks outside the axes (where the layout then collapses).
+        ax.update_datalim([(x - width / 2, 0.0), (x + width / 2, 0.0)], updatey=False)
     for loss, rows in bars.groupby("loss", sort=False):
         err = np.vstack([rows["err_low"], rows["err_high"]])
         drawn = ax.bar(rows["x"].to_numpy(), rows["mean"].to_numpy(), rows["width"].iloc[0], yerr=err, capsize=2,

@@ -8,6 +8,7 @@ of their size on a grid of 96 CSS pixels per inch: ``s * dpi / 96 * min(1, colum
 """
 
 import io
+import warnings
 
 import matplotlib.image
 import numpy as np
@@ -181,4 +182,22 @@ def test_a_bar_missing_for_an_undefined_value_is_marked_n_a():
     assert not [t for t in fig.axes[0].texts if t.get_text() == "n/a"]
     # The figure says what the mark means.
     assert any("n/a" in t.get_text() and "undefined" in t.get_text() for t in fig.findobj(Text) if t not in marks)
+    plt.close(fig)
+
+
+def test_n_a_marks_stay_inside_their_axes_when_one_dataset_has_a_single_defined_loss():
+    # A user's dataset on which DBSCAN finds two clusters only with Dice's codes (spae compare on the
+    # grants table): without the undefined slots in the data limits the x-axis shrank to Dice's bar,
+    # the n/a marks fell outside it and constrained layout collapsed ("axes sizes collapsed to zero").
+    records = _records(datasets=("mine",))
+    records.loc[records["loss"] != "dice", "ch_dbscan"] = np.nan
+    summary = summarise(records, ["trustworthiness", "ch_dbscan", "ch_sparsity"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the layout's collapse is a UserWarning at draw time
+        fig = metric_bars_figure(summary, ["trustworthiness", "ch_dbscan", "ch_sparsity"])
+        fig.canvas.draw()
+    axes = fig.axes[1]
+    low, high = axes.get_xlim()
+    marks = [t.get_position()[0] for t in axes.texts if t.get_text() == "n/a"]
+    assert len(marks) == 6 and all(low < x < high for x in marks)
     plt.close(fig)
