@@ -257,15 +257,18 @@ def comparison_claims(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def comparison_data(comparison: Comparison) -> pd.DataFrame:
-    """The compared dataset in one row: where it was read from, how, its size and sparsity, and its labels."""
+    """The compared dataset, one fact per row: where it was read from and how, its size, sparsity and labels."""
     comparison.use()
     dataset = (load_counts if comparison.kind == "counts" else load)(comparison.dataset)
     facts = dataset.summary()
     provenance = dataset.provenance
-    row = {"dataset": comparison.dataset, "file": comparison.source, "entries": comparison.kind,
-           "n_samples": facts["n_samples"], "n_features": facts["n_features"], "n_positives": facts["n_positives"],
-           "sparsity": facts["sparsity"], "labels": facts["task"],
-           "rows trained on": "all" if comparison.preset.max_rows is None or facts["n_samples"] <= comparison.preset.max_rows
-           else f"a seeded random subset of {comparison.preset.max_rows:,}",
-           "how it was read": " ".join(str(provenance[k]) for k in ("header", "rule") if provenance.get(k))}
-    return pd.DataFrame([row])
+    max_rows = comparison.preset.max_rows
+    rows = {"dataset": comparison.dataset, "file": comparison.source,
+            "entries": "counts (non-negative integers)" if comparison.kind == "counts" else "0/1",
+            "rows x features": f"{facts['n_samples']:,} x {facts['n_features']:,}",
+            "non-zero entries": f"{facts['n_positives']:,}", "sparsity": f"{facts['sparsity']:.4f}",
+            "labels": facts["task"],
+            "rows trained on": "all" if max_rows is None or facts["n_samples"] <= max_rows
+            else f"a seeded random subset of {max_rows:,}",
+            "how it was read": " ".join(str(provenance[k]) for k in ("header", "rule") if provenance.get(k)) or "n/a"}
+    return pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name="fact"))

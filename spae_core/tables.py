@@ -288,7 +288,8 @@ def best_loss_table(records: pd.DataFrame, metrics: dict, losses=None, lower_is_
             outcome = (UNDEFINED if best["best"] is None
                        else UNTESTABLE if not testable else "separated" if best["separated"] else "tied")
             rows.append({"dataset": best["dataset"], "metric": label, "outcome": outcome, "best": best["best"],
-                         "best_mean": sign * best["best_mean"], "tied": ", ".join(best["tied"]) or "none",
+                         "best_mean": sign * best["best_mean"],
+                         "tied": ", ".join(best["tied"]) or ("none" if outcome in ("separated", "tied") else MISSING),
                          "runner_up": best["runner_up"], "p_runner_up": best["p_runner_up"],
                          "n_pairs": int(best["n_pairs"])})
     return pd.DataFrame(rows, columns=BEST_LOSS_TABLE_COLUMNS)

@@ -79,6 +79,16 @@ def test_a_comparison_directory_refuses_other_data_and_keeps_its_own(tmp_path, m
         load_comparison(tmp_path / "elsewhere")
 
 
+def test_the_reports_data_table_states_each_fact_of_the_saved_dataset(tmp_path, monkeypatch):
+    from spae_core.comparison import comparison_data
+
+    monkeypatch.delenv(USER_DATA_ENV, raising=False)
+    facts = comparison_data(prepare_comparison(_dataset(), tmp_path / "out", preset="ci"))["value"]
+    assert facts["rows x features"] == "40 x 12" and facts["labels"] == "classification: label"
+    assert facts["entries"] == "0/1" and facts["rows trained on"] == "all"
+    assert facts["sparsity"] == f"{1 - _dataset().X.nnz / (40 * 12):.4f}"
+
+
 def test_a_comparison_under_a_built_in_name_is_refused_and_a_saved_name_is_not(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="is a built-in dataset's"):
         prepare_comparison(_dataset(name="thyroid"), tmp_path / "out")
@@ -130,6 +140,8 @@ def test_best_loss_table_lists_undefined_and_untestable_metrics_instead_of_dropp
     records = _seed_records({"a": 1.0, "b": 0.5}, seeds=1).assign(n=np.nan)
     table = best_loss_table(records, {"M": "m", "N": "n", "absent": "not_recorded"})
     assert table.set_index("metric")["outcome"].to_dict() == {"M": "untestable", "N": "undefined"}
+    # Undefined: no best, so no ties ("n/a", not "none"); untestable: the losses it could not be tested against.
+    assert table.set_index("metric")["tied"].to_dict() == {"M": "b", "N": "n/a"}
 
 
 def test_unfinished_runs_are_those_that_used_every_epoch_still_improving():
