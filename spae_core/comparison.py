@@ -270,5 +270,11 @@ def comparison_data(comparison: Comparison) -> pd.DataFrame:
             "labels": facts["task"],
             "rows trained on": "all" if max_rows is None or facts["n_samples"] <= max_rows
             else f"a seeded random subset of {max_rows:,}",
-            "how it was read": " ".join(str(provenance[k]) for k in ("header", "rule") if provenance.get(k)) or "n/a"}
+            "how it was read": " ".join(_sentence(provenance[k]) for k in ("header", "rule") if provenance.get(k)) or "n/a"}
     return pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name="fact"))
+
+
+def _sentence(text) -> str:
+    """``text`` capitalised and ending with a full stop, to stand beside another sentence."""
+    text = str(text).strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
