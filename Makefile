@@ -106,6 +106,7 @@ book: setup
 	rm -rf $(SECTIONS_DIR) && mv $(SECTIONS_DIR).partial $(SECTIONS_DIR)
 	$(BIN)/python -m spae_core.book config --preset $(PRESET) --base-url "$(BASE_URL)" _config.yml $(BOOK_CONFIG)
 	$(BIN)/jupyter-book build . -W --keep-going --config $(BOOK_CONFIG)
+	$(BIN)/python -m spae_core.book redirect _build/html/index.html book/sections/00_intro.html
 	@echo "book: $(CURDIR)/_build/html/index.html"
 
 # Build the book (training whatever the store and the published runs lack), then replace

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 __all__ = ["book_config", "build_environment", "hide_code", "hide_code_in_notebooks", "main",
-           "notebook_runtimes", "parameters_table", "preset_banner"]
+           "notebook_runtimes", "parameters_table", "preset_banner", "redirect_page"]
 
 # Tags myst-nb reads (https://myst-nb.readthedocs.io/en/latest/render/hiding.html). A cell already
 # tagged with one of KEEP_AS_TAGGED keeps its author's choice.
@@ -209,11 +209,28 @@ def build_environment() -> str:
     return "\n".join(lines)
 
 
+def redirect_page(target: str, favicon: str = "_static/favicon.svg") -> str:
+    """A site's ``index.html`` that sends the reader to ``target``, with the site's icon.
+
+    Jupyter Book writes a one-line ``<meta http-equiv="Refresh">`` page without an icon link, so a
+    browser also asks the server root for ``/favicon.ico`` (which the site does not have), a request
+    the immediate redirect may leave unfinished. This page names its icon, and links ``target`` for
+    readers whose browser does not follow the refresh.
+    """
+    from html import escape
+
+    target, favicon = escape(target, quote=True), escape(favicon, quote=True)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Refresh" content="0; url={target}"><link rel="icon" href="{favicon}">'
+            f'<title>Redirecting</title></head><body><a href="{target}">{target}</a></body></html>\n')
+
+
 def main(argv=None) -> None:
     """Command line of the build steps (the Makefile's ``book`` target calls these).
 
     ``hide-code DIR`` hides the code input of every executed notebook in DIR (:func:`hide_code`);
-    ``config --preset NAME [--base-url URL] SOURCE OUT`` writes :func:`book_config` of SOURCE to OUT.
+    ``config --preset NAME [--base-url URL] SOURCE OUT`` writes :func:`book_config` of SOURCE to OUT;
+    ``redirect OUT TARGET`` writes :func:`redirect_page` to OUT.
     """
     import yaml
 
@@ -226,8 +243,14 @@ def main(argv=None) -> None:
     configure.add_argument("out", help="where to write the build's configuration")
     configure.add_argument("--preset", required=True)
     configure.add_argument("--base-url", default="")
+    redirect = commands.add_parser("redirect", help="write the site's index.html, a redirect with the site's icon")
+    redirect.add_argument("out")
+    redirect.add_argument("target", help="the page to send the reader to, relative to OUT")
     arguments = parser.parse_args(argv)
-    if arguments.command == "hide-code":
+    if arguments.command == "redirect":
+        Path(arguments.out).write_text(redirect_page(arguments.target), encoding="utf-8")
+        print(f"{arguments.out}: redirects to {arguments.target}")
+    elif arguments.command == "hide-code":
         paths = hide_code_in_notebooks(arguments.directory)
         print(f"code input hidden in {len(paths)} notebooks in {arguments.directory}")
     else:

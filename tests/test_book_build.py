@@ -156,3 +156,26 @@ def test_parameters_table_lists_every_setting_of_the_preset_file():
     assert table.loc["seeds", "value"] == ", ".join(str(seed) for seed in ci["seeds"])
     assert table.loc["max_rows", "value"] == str(ci["max_rows"])
     assert parameters_table("default").loc["max_rows", "value"] == "all"
+
+
+def test_the_sites_index_redirects_and_names_the_sites_icon(tmp_path):
+    from html.parser import HTMLParser
+
+    from spae_core.book import main, redirect_page
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, dict(attrs)))
+
+    parser = Tags()
+    parser.feed(redirect_page("book/sections/00_intro.html"))
+    tags = parser.tags
+    assert ("meta", {"http-equiv": "Refresh", "content": "0; url=book/sections/00_intro.html"}) in tags
+    assert ("link", {"rel": "icon", "href": "_static/favicon.svg"}) in tags
+    assert ("a", {"href": "book/sections/00_intro.html"}) in tags
+    main(["redirect", str(tmp_path / "index.html"), "report.html"])
+    assert (tmp_path / "index.html").read_text() == redirect_page("report.html")

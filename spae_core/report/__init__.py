@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..book import hide_code, preset_banner
+from ..book import hide_code, preset_banner, redirect_page
 
 __all__ = ["REPORT_PAGE", "render_report", "template_path"]
 
@@ -154,9 +154,7 @@ def render_report(comparison, progress: bool = True) -> Path:
     target = comparison.report_dir
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(work / "_build" / "html", target)
-    if not (target / REPORT_PAGE).exists():
-        # Jupyter Book writes index.html as a redirect to the root page; older versions did not.
-        (target / REPORT_PAGE).write_text(_redirect("report.html"), encoding="utf-8")
+    (target / REPORT_PAGE).write_text(redirect_page("report.html"), encoding="utf-8")
     return target / REPORT_PAGE
 
 
@@ -170,7 +168,3 @@ def _build(work: Path) -> None:
     if done.returncode != 0 or not (work / "_build" / "html" / "report.html").is_file():
         raise RuntimeError(f"the report's Jupyter Book build failed; its log is {log}.")
 
-
-def _redirect(page: str) -> str:
-    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="0; url={page}">'
-            f'<title>spae compare</title></head><body><a href="{page}">the report</a></body></html>\n')
