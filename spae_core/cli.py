@@ -78,7 +78,7 @@ def _read(args, kind: str = "auto") -> object:
     (so counts given to a 0/1 loss are refused naming the first offending cell), ``"auto"`` for
     ``compare`` (0/1 entries run the binary losses, counts the count losses).
     """
-    from .datasets import read_data
+    from .datasets import CountDataset, read_data
 
     path = Path(args.data)
     if not path.is_file():
@@ -88,9 +88,9 @@ def _read(args, kind: str = "auto") -> object:
     dataset = read_data(path, format=args.format, kind=kind, header=args.header, delimiter=args.delimiter, na=args.na,
                         id_column=args.id_column, name=name, labels=args.labels, label_column=args.label_column,
                         label_id_column=args.label_id_column, task=args.task)
-    kind = "counts" if type(dataset).__name__ == "CountDataset" else "0/1"
+    entries = "counts" if isinstance(dataset, CountDataset) else "0/1"
     n, d = dataset.shape
-    notes = [f"{n:,} rows x {d:,} features of {kind} entries, sparsity {dataset.sparsity:.4f}",
+    notes = [f"{n:,} rows x {d:,} features of {entries} entries, sparsity {dataset.sparsity:.4f}",
              f"labels: {dataset.task}"]
     if dataset.provenance.get("header"):
         # The library's sentence names its keyword; here the option that does the same.
@@ -105,11 +105,10 @@ def _say(message: str) -> None:
 
 
 def _split(dataset, args):
-    """The 70/15/15 split of ``dataset`` by ``--split-seed``, stratified on classification labels (said explicitly)."""
-    from .evaluation import task_kind
-
-    stratify = "labels" if task_kind(dataset.task, dataset.targets) == "classification" else None
-    return dataset.split(seed=args.split_seed, stratify=stratify)
+    """The 70/15/15 split of ``dataset`` by ``--split-seed``, by the grid's rule (stratified on 0/1 labels,
+    ``stratify="auto"``, as :mod:`spae_core.runs.runner` splits), so ``fit`` and ``evaluate`` split a file
+    as ``compare`` does."""
+    return dataset.split(seed=args.split_seed, stratify="auto")
 
 
 def _estimator_options(parser: argparse.ArgumentParser) -> None:
@@ -245,8 +244,7 @@ def _evaluate(args) -> int:
 
 
 def _compare(args) -> int:
-    from .comparison import (comparison_baselines, comparison_best_losses, comparison_claims, prepare_comparison,
-                             run_comparison)
+    from .comparison import comparison_best_losses, comparison_claims, fit_baselines, prepare_comparison, run_comparison
     from .experiments import unfinished_runs
     from .report import render_report
 
@@ -261,7 +259,7 @@ def _compare(args) -> int:
     best = comparison_best_losses(comparison, records)
     best.to_csv(comparison.directory / "best_losses.csv", index=False)
     if comparison.kind == "binary":
-        comparison_baselines(comparison)
+        fit_baselines(comparison)  # stored now: the report reads them back with training off
         verdicts, _ = comparison_claims(records)
         verdicts.to_csv(comparison.directory / "claims.csv", index=False)
     print(best[["metric", "outcome", "best", "tied"]].fillna("n/a").to_string(index=False))

@@ -29,16 +29,17 @@ import pandas as pd
 from .atomic import atomic_path
 from .baselines import baseline_records, raw_input_downstream
 from .claims import CLAIMS, all_claim_units, claim_verdicts
+from .datasets import (USER_DATA_ENV, CountDataset, count_dataset_names, dataset_digest, dataset_names, load,
+                       load_counts, save_user_dataset)
 from .evaluation import downstream_metrics
-from .paper import FIGURE6_METRICS, PAPER_LOSSES
-from .tables import best_loss_table
-from .datasets import USER_DATA_ENV, CountDataset, dataset_digest, dataset_names, count_dataset_names
-from .datasets import load, load_counts, save_user_dataset
 from .experiments import RunSpec, grid_specs, run_grid
-from .presets import Preset, load_preset
+from .paper import FIGURE6_METRICS, PAPER_LOSSES
+from .presets import Preset, load_preset, training_settings
+from .tables import best_loss_table
 
 __all__ = ["COMPARISON_FILE", "COUNT_METRICS", "Comparison", "comparison_baselines", "comparison_best_losses",
-           "comparison_claims", "comparison_data", "comparison_metrics", "load_comparison", "prepare_comparison", "run_comparison"]
+           "comparison_claims", "comparison_data", "comparison_metrics", "fit_baselines", "load_comparison",
+           "prepare_comparison", "run_comparison"]
 
 #: The file that says what a comparison directory compares.
 COMPARISON_FILE = "comparison.json"
@@ -110,16 +111,24 @@ class Comparison:
         os.environ[USER_DATA_ENV] = os.pathsep.join([str(self.data_dir), *parts])
         return self
 
+    def load_dataset(self):
+        """The saved dataset (loaded by name, after :meth:`use`)."""
+        self.use()
+        return (load_counts if self.kind == "counts" else load)(self.dataset)
+
+    def grid_facts(self) -> dict[str, str]:
+        """What is run, in words: the runs, the losses, the rows trained on and the training settings."""
+        specs = self.specs()
+        n_samples, max_rows = self.load_dataset().shape[0], specs[0].max_rows
+        rows = ("all" if max_rows is None or n_samples <= max_rows
+                else f"a seeded random subset of {max_rows:,} of {n_samples:,}")
+        return {"runs": f"{len(specs)} ({self.dataset} x {len(self.losses)} losses x {len(self.preset.seeds)} seeds, "
+                        f"preset {self.preset.name!r})",
+                "losses": ", ".join(self.losses), "rows trained on": rows, "training": training_settings(specs[0])}
+
     def describe(self) -> str:
-        """What is run, in four short lines: the grid's size, its losses, its rows and its training settings."""
-        preset, specs = self.preset, self.specs()
-        spec = specs[0]
-        rows = "all rows" if spec.max_rows is None else f"at most {spec.max_rows:,} rows (a seeded random subset)"
-        return (f"{len(specs)} runs: {self.dataset} x {len(self.losses)} losses x {len(preset.seeds)} seeds "
-                f"(preset {preset.name!r})\n"
-                f"losses: {', '.join(self.losses)}\n"
-                f"{rows}; learning rate {spec.learning_rate:g}, batch size {spec.batch_size},\n"
-                f"at most {spec.max_epochs} epochs, early stopping after {spec.patience} epochs without improvement")
+        """:meth:`grid_facts` as lines, for a terminal."""
+        return "\n".join(f"{key}: {value}" for key, value in self.grid_facts().items())
 
 
 def prepare_comparison(dataset, directory, preset: str | Preset = "ci", source: str | os.PathLike | None = None
@@ -201,18 +210,23 @@ def run_comparison(comparison: Comparison, n_jobs: int | None = None, progress: 
                     n_jobs=comparison.preset.n_jobs if n_jobs is None else n_jobs, progress=progress)
 
 
-def comparison_baselines(comparison: Comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The baselines on the comparison's rows: PCA, SVD and EASE (:func:`spae_core.baselines.baseline_records`,
-    stored after the first call) and the downstream models on the raw inputs (empty without labels).
+def fit_baselines(comparison: Comparison) -> pd.DataFrame:
+    """PCA, SVD and EASE on the comparison's rows (:func:`spae_core.baselines.baseline_records`), fitted
+    once and stored with the runs; read back afterwards (the report reads them with training off).
 
     Only for 0/1 data (the baselines score reconstructions as probabilities).
     """
     if comparison.kind != "binary":
         raise ValueError("the baselines compare 0/1 reconstructions; this comparison holds counts.")
     comparison.use()
-    max_rows = comparison.preset.max_rows
-    return (baseline_records([comparison.dataset], comparison.store, max_rows=max_rows),
-            raw_input_downstream([comparison.dataset], max_rows=max_rows))
+    return baseline_records([comparison.dataset], comparison.store, max_rows=comparison.preset.max_rows)
+
+
+def comparison_baselines(comparison: Comparison) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`fit_baselines` and the downstream models on the raw inputs of the same rows (empty without labels;
+    computed, not stored: :func:`spae_core.baselines.raw_input_downstream`)."""
+    baselines = fit_baselines(comparison)
+    return baselines, raw_input_downstream([comparison.dataset], max_rows=comparison.preset.max_rows)
 
 
 def comparison_metrics(comparison: Comparison, records: pd.DataFrame) -> dict:
@@ -257,20 +271,18 @@ def comparison_claims(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def comparison_data(comparison: Comparison) -> pd.DataFrame:
-    """The compared dataset, one fact per row: where it was read from and how, its size, sparsity and labels."""
-    comparison.use()
-    dataset = (load_counts if comparison.kind == "counts" else load)(comparison.dataset)
+    """The comparison in one table, one fact per row: the dataset (where it was read from and how, its size,
+    sparsity and labels), then the grid (:meth:`Comparison.grid_facts`)."""
+    dataset = comparison.load_dataset()
     facts = dataset.summary()
     provenance = dataset.provenance
-    max_rows = comparison.preset.max_rows
     rows = {"dataset": comparison.dataset, "file": comparison.source,
             "entries": "counts (non-negative integers)" if comparison.kind == "counts" else "0/1",
             "rows x features": f"{facts['n_samples']:,} x {facts['n_features']:,}",
             "non-zero entries": f"{facts['n_positives']:,}", "sparsity": f"{facts['sparsity']:.4f}",
             "labels": facts["task"],
-            "rows trained on": "all" if max_rows is None or facts["n_samples"] <= max_rows
-            else f"a seeded random subset of {max_rows:,}",
-            "how it was read": " ".join(_sentence(provenance[k]) for k in ("header", "rule") if provenance.get(k)) or "n/a"}
+            "how it was read": " ".join(_sentence(provenance[k]) for k in ("header", "rule") if provenance.get(k)) or "n/a",
+            **comparison.grid_facts()}
     return pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name="fact"))
 
 

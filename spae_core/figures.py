@@ -29,6 +29,9 @@ from .table_format import loss_name
 __all__ = [
     "LOSS_ORDER",
     "bce_soft_target_figure",
+    "downstream_comparison",
+    "embedding_comparison",
+    "reconstruction_comparison",
     "wmse_erratum_figure",
     "expected_loss_figure",
     "loss_comparison",
@@ -392,6 +395,43 @@ def loss_comparison(records: pd.DataFrame, metrics, also=(), labels: dict | None
         metrics = list(dict.fromkeys(summary["metric"]))
     best = paired_best_per_metric(records, list(metrics))
     return summary, metric_bars_figure(summary, list(metrics), labels=labels, best=best, panels_by=panels_by)
+
+
+def reconstruction_comparison(records: pd.DataFrame) -> tuple[pd.DataFrame, Figure]:
+    """The paper's Figure 2 from the runs: (a) average precision and (b) pairwise contingency per loss.
+
+    :func:`loss_comparison`; the summary also holds the share of entries above the threshold
+    (``mass_above_threshold``, Figure 3's table).
+    """
+    return loss_comparison(records, ["ap_macro", "contingency"], also=["mass_above_threshold"],
+                           labels={"ap_macro": "(a) average precision", "contingency": "(b) pairwise contingency"})
+
+
+def embedding_comparison(records: pd.DataFrame) -> tuple[pd.DataFrame, Figure]:
+    """The paper's Figure 4 from the runs: (a) trustworthiness, (b) CH on DBSCAN clusters and (c) CH on
+    sparsity groups, both CH scores as a percentage of the best mean on their dataset.
+
+    :func:`loss_comparison`; the summary also holds DBSCAN's cluster count and noise share.
+    """
+    from .statistics import percent_of_best
+
+    scaled = records.assign(ch_dbscan_pct=percent_of_best(records, "ch_dbscan"),
+                            ch_sparsity_pct=percent_of_best(records, "ch_sparsity"))
+    return loss_comparison(
+        scaled, ["trustworthiness", "ch_dbscan_pct", "ch_sparsity_pct"], also=["dbscan_clusters", "dbscan_noise_fraction"],
+        labels={"trustworthiness": "(a) trustworthiness", "ch_dbscan_pct": "(b) CH on DBSCAN clusters, % of best",
+                "ch_sparsity_pct": "(c) CH on sparsity groups, % of best"})
+
+
+def downstream_comparison(records: pd.DataFrame) -> tuple[pd.DataFrame, Figure]:
+    """The paper's Figure 5 from the runs: the downstream scores each dataset defines, one panel per dataset.
+
+    :func:`loss_comparison` of the records' downstream fields
+    (:func:`spae_core.evaluation.downstream_metrics`), undefined ones left out.
+    """
+    from .evaluation import downstream_metrics
+
+    return loss_comparison(records, downstream_metrics(records.columns), panels_by="dataset", defined_only=True)
 
 
 def reconstruction_distribution_figure(distributions: pd.DataFrame) -> Figure:

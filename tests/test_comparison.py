@@ -1,6 +1,7 @@
 """`spae compare`'s library: users' datasets loaded by name, the comparison's directory, the best-loss table."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -148,3 +149,18 @@ def test_unfinished_runs_are_those_that_used_every_epoch_still_improving():
     records = pd.DataFrame({"epochs": [3, 3, 2, 3], "best_epoch": [3, 2, 2, 3], "max_epochs": [3, 3, 3, 3],
                             "stopped_early": [False, False, True, True]})
     assert unfinished_runs(records).index.tolist() == [0]
+
+
+def test_the_reports_site_settings_are_the_books(tmp_path):
+    import yaml
+
+    from spae_core.report import _config
+
+    book = yaml.safe_load((Path(__file__).resolve().parents[1] / "_config.yml").read_text())
+    report = _config(prepare_comparison(_dataset(), tmp_path / "out", preset="ci"))
+    local = set(book["sphinx"]["local_extensions"])
+    assert report["sphinx"]["config"]["extensions"] == [e for e in book["sphinx"]["config"]["extensions"]
+                                                        if e not in local]
+    assert {k: v for k, v in report["sphinx"]["config"].items() if k != "extensions"} == {
+        k: v for k, v in book["sphinx"]["config"].items() if k != "extensions"}
+    assert report["html"]["favicon"] == book["html"]["favicon"] and "announcement" in report["html"]  # ci: a banner

@@ -27,7 +27,7 @@ from ..losses import DEFAULT_BETA
 
 __all__ = ["Preset", "describe_count_grid", "describe_learning_rate_study", "describe_main_grid", "describe_ovr_grid",
            "load_preset", "preset_names", "run_baselines", "run_beta_study", "run_count_grid",
-           "run_learning_rate_study", "run_main_grid", "run_ovr_grid", "run_raw_input_downstream"]
+           "run_learning_rate_study", "run_main_grid", "run_ovr_grid", "run_raw_input_downstream", "training_settings"]
 
 
 @dataclass(frozen=True)
@@ -225,9 +225,15 @@ def describe_main_grid(preset: str | Preset, device) -> str:
     rows = "all" if preset.max_rows is None else f"a seeded random subset of at most {preset.max_rows}"
     return (f"preset {preset.name!r}: training on {device}\n"
             f"{len(preset.datasets)} datasets x {len(preset.losses)} losses x {len(preset.seeds)} seeds; "
-            f"learning rate {preset.learning_rate}, batch size {preset.batch_size}, at most {preset.max_epochs} "
-            f"epochs, early stopping after {preset.patience} epochs without improvement\n"
+            f"{training_settings(preset.main_specs()[0])}\n"
             f"rows per dataset: {rows}")
+
+
+def training_settings(spec: RunSpec) -> str:
+    """A run's training settings in words (its learning rate, batch size, epochs and patience), as
+    section 2 and ``spae compare`` print them."""
+    return (f"learning rate {spec.learning_rate}, batch size {spec.batch_size}, at most {spec.max_epochs} epochs, "
+            f"early stopping after {spec.patience} epochs without improvement")
 
 
 def describe_learning_rate_study(preset: str | Preset) -> str:

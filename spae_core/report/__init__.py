@@ -41,30 +41,24 @@ def template_path(kind: str) -> Path:
 
 
 def _config(comparison) -> dict:
-    """The Jupyter Book configuration of a report: the book's extensions and styles, no execution."""
-    html = {"use_repository_button": False, "use_issues_button": False, "favicon": "_static/favicon.svg"}
+    """The Jupyter Book configuration of a report: the book's own settings (``book_config.yml`` here is a
+    link to the book's ``_config.yml``) for one page, executed already, with the preset's banner.
+
+    The book's local Sphinx extensions (its LaTeX tables, for the PDF) stay with the book.
+    """
+    import yaml
+
+    book = yaml.safe_load(resources.files(__name__).joinpath("book_config.yml").read_text(encoding="utf-8"))
+    sphinx = book["sphinx"]
+    local = set(sphinx.get("local_extensions") or {})
+    config = {**sphinx["config"], "extensions": [e for e in sphinx["config"]["extensions"] if e not in local]}
+    html = dict(book["html"])
     banner = preset_banner(comparison.preset)
     if banner is not None:
         html["announcement"] = banner
-    return {
-        "title": f"spae compare: {comparison.dataset}",
-        "author": "spae",
-        "only_build_toc_files": True,
-        "execute": {"execute_notebooks": "off"},
-        "html": html,
-        "launch_buttons": {"thebe": False},
-        "sphinx": {"recursive_update": True, "config": {
-            "html_show_copyright": False,
-            "suppress_warnings": ["mystnb.unknown_mime_type"],
-            # As the book's _config.yml: no thebe, MathJax served from the build (offline).
-            "extensions": ["sphinx_togglebutton", "sphinx_copybutton", "myst_nb", "jupyter_book", "sphinx_comments",
-                           "sphinx_external_toc", "sphinx.ext.intersphinx", "sphinx_design", "sphinx_book_theme",
-                           "sphinx-mathjax-offline"],
-            "mathjax_path": "mathjax/tex-chtml.js",
-            "html_theme_options": {"navbar_persistent": []},
-            "html_context": {"default_mode": "auto"},
-        }},
-    }
+    return {"title": f"spae compare: {comparison.dataset}", "author": book["author"], "only_build_toc_files": True,
+            "execute": book["execute"], "html": html, "launch_buttons": book["launch_buttons"],
+            "sphinx": {"recursive_update": sphinx["recursive_update"], "config": config}}
 
 
 def _execute(comparison, source: Path, executed: Path) -> None:
@@ -160,9 +154,8 @@ def render_report(comparison, progress: bool = True) -> Path:
 
 def _build(work: Path) -> None:
     log = work / "build.log"
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(work), "--quiet"]
-    if not Path(command[0]).exists():
-        command[0:1] = [sys.executable, "-m", "jupyter_book.cli.main"]
+    # Jupyter Book's command, run by this interpreter (its module has no __main__ to run with -m).
+    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(work), "--quiet"]
     with open(log, "w", encoding="utf-8") as handle:
         done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0 or not (work / "_build" / "html" / "report.html").is_file():
